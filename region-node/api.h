@@ -1,0 +1,117 @@
+/*
+ * api.h — the DynamoDB JSON API of a region node.
+ *
+ * A request becomes an rn_call: the HTTP layer fills in the operation name
+ * and body and a completion callback, and rn_api_dispatch runs it.  Reads
+ * complete before rn_api_dispatch returns; writes complete later, on the
+ * store's writer thread, after the group commit that made them durable.
+ * Either way call->done is called exactly once, with call->status and
+ * call->resp holding the HTTP status and JSON body.
+ */
+#ifndef RN_API_H
+#define RN_API_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conflict.h"
+#include "gt.h"
+#include "store.h"
+#include "table.h"
+
+/* DynamoDB's error types, as sent in "__type". */
+#define RN_ERR_PREFIX "com.amazonaws.dynamodb.v20120810#"
+#define RN_E_VALIDATION RN_ERR_PREFIX "ValidationException"
+#define RN_E_NOT_FOUND RN_ERR_PREFIX "ResourceNotFoundException"
+#define RN_E_IN_USE RN_ERR_PREFIX "ResourceInUseException"
+#define RN_E_CONDITION RN_ERR_PREFIX "ConditionalCheckFailedException"
+#define RN_E_LIMIT RN_ERR_PREFIX "LimitExceededException"
+#define RN_E_INTERNAL RN_ERR_PREFIX "InternalServerError"
+#define RN_E_TXN_CANCELED RN_ERR_PREFIX "TransactionCanceledException"
+#define RN_E_SERIALIZATION "com.amazon.coral.service#SerializationException"
+#define RN_E_UNKNOWN_OP "com.amazon.coral.service#UnknownOperationException"
+#define RN_E_CORAL_VALIDATION "com.amazon.coral.validate#ValidationException"
+#define RN_E_MISSING_AUTH "com.amazon.coral.service#MissingAuthenticationTokenException"
+
+/* The operations, for dispatch and per-operation metrics. */
+typedef enum rn_op {
+	RN_OP_UNKNOWN = 0,
+	RN_OP_CREATE_TABLE, RN_OP_DESCRIBE_TABLE, RN_OP_LIST_TABLES,
+	RN_OP_DELETE_TABLE, RN_OP_UPDATE_TABLE,
+	RN_OP_PUT_ITEM, RN_OP_GET_ITEM, RN_OP_DELETE_ITEM, RN_OP_UPDATE_ITEM,
+	RN_OP_QUERY, RN_OP_SCAN, RN_OP_BATCH_GET_ITEM, RN_OP_BATCH_WRITE_ITEM,
+	RN_OP_DESCRIBE_LIMITS, RN_OP_DESCRIBE_ENDPOINTS,
+	RN_OP_COUNT_
+} rn_op;
+
+const char *rn_op_name(rn_op op);
+
+/* Per-operation counters (metrics). */
+typedef struct rn_op_stats {
+	_Atomic uint64_t requests;
+	_Atomic uint64_t errors;   /* 4xx */
+	_Atomic uint64_t faults;   /* 5xx */
+	_Atomic uint64_t latency_us_sum;
+} rn_op_stats;
+
+/*
+ * The region node: everything one region needs, with no globals, so tests
+ * and simulations can run several in one process.
+ */
+typedef struct rn_node {
+	char region[CF_REGION_NAME_MAX];
+	char account[16];
+	rn_store *store;
+	rn_catalog catalog;
+	cf_clock clock;      /* writer thread only */
+	uint32_t next_table_id; /* writer thread only */
+	rn_op_stats ops[RN_OP_COUNT_];
+	_Atomic uint64_t bad_requests; /* unparseable before dispatch */
+} rn_node;
+
+/*
+ * Opens the node's store and catalog.  region is copied.  Errors: those of
+ * rn_store_open, GT_ECORRUPT for an unreadable catalog.
+ */
+gt_err rn_node_open(rn_node *n, const char *region,
+    const rn_store_opts *store_opts);
+void rn_node_close(rn_node *n);
+
+typedef struct rn_call rn_call;
+typedef void (*rn_call_done_fn)(rn_call *c);
+
+struct rn_call {
+	rn_node *node;
+	rn_op op;
+	const char *body;  /* borrowed until done */
+	size_t body_len;
+	int status;        /* HTTP status of the answer */
+	gt_buf resp;       /* JSON body of the answer */
+	rn_call_done_fn done;
+	void *arg;         /* the HTTP layer's */
+	uint64_t start_ns;
+	/* Private to the API. */
+	rn_write write;
+	void *state;
+	void (*state_free)(void *state);
+};
+
+/* Looks up an operation by its X-Amz-Target suffix. */
+rn_op rn_op_lookup(const char *name, size_t len);
+
+/*
+ * Runs the call.  target is the X-Amz-Target header (NULL if absent).  The
+ * call (and body) must stay alive until done is called; done may run on
+ * this thread before rn_api_dispatch returns or on the writer thread.
+ */
+void rn_api_dispatch(rn_call *c, const char *target);
+
+/* Releases what the API attached to the call (not the call itself). */
+void rn_call_cleanup(rn_call *c);
+
+/* Sets an error answer: status, DynamoDB __type and message. */
+void rn_call_error(rn_call *c, int status, const char *type,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif /* RN_API_H */

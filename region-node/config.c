@@ -1,0 +1,273 @@
+/*
+ * config.c — option table, config-file loader and flag parser.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_type { OPT_STR, OPT_UINT, OPT_ENUM } opt_type;
+
+typedef struct opt {
+	const char *name;    /* JSON key; the flag is --name with '-' for '_' */
+	opt_type type;
+	size_t off;
+	size_t size;         /* OPT_STR/OPT_ENUM: buffer size */
+	unsigned min, max;   /* OPT_UINT bounds */
+	const char *deflt;
+	const char *choices; /* OPT_ENUM: "a|b|c" */
+	const char *help;
+} opt;
+
+#define F(f) offsetof(rn_config, f), sizeof(((rn_config *)0)->f)
+
+static const opt opts[] = {
+    {"region", OPT_STR, F(region), 0, 0, "us-east-1", NULL,
+     "region this node serves (e.g. eu-west-1)"},
+    {"host", OPT_STR, F(host), 0, 0, "127.0.0.1", NULL,
+     "address the DynamoDB API listens on"},
+    {"port", OPT_UINT, F(port), 0, 65535, "8000", NULL,
+     "port of the DynamoDB API (0 picks a free port)"},
+    {"data", OPT_STR, F(data), 0, 0, "", NULL,
+     "data directory (default ./data/<region>)"},
+    {"port_file", OPT_STR, F(port_file), 0, 0, "", NULL,
+     "write the bound API port to this file once listening"},
+    {"durability", OPT_ENUM, F(durability), 0, 0, "sync", "sync|nosync",
+     "sync: fsync every group commit; nosync: survive a process crash, "
+     "not a machine crash"},
+    {"log_level", OPT_ENUM, F(log_level), 0, 0, "info",
+     "debug|info|warn|error", "least severe log level written to stderr"},
+    {"map_size_mb", OPT_UINT, F(map_size_mb), 16, 16u * 1024u * 1024u,
+     "65536", NULL, "largest size the data file may grow to (MiB; sparse)"},
+    {"batch_max", OPT_UINT, F(batch_max), 1, 65536, "512", NULL,
+     "most writes in one group commit"},
+};
+
+static int opt_set(const opt *o, rn_config *c, const char *val, char *err,
+    size_t errlen)
+{
+	char *dst = (char *)c + o->off;
+
+	switch (o->type) {
+	case OPT_STR:
+		if (strlen(val) >= o->size) {
+			snprintf(err, errlen, "%s: value too long", o->name);
+			return -1;
+		}
+		memcpy(dst, val, strlen(val) + 1);
+		return 0;
+	case OPT_ENUM: {
+		const char *p = o->choices;
+		size_t n = strlen(val);
+		while (p != NULL) {
+			const char *bar = strchr(p, '|');
+			size_t len = bar ? (size_t)(bar - p) : strlen(p);
+			if (len == n && memcmp(p, val, n) == 0) {
+				memcpy(dst, val, n + 1);
+				return 0;
+			}
+			p = bar ? bar + 1 : NULL;
+		}
+		snprintf(err, errlen, "%s: '%s' is not one of %s", o->name, val,
+		    o->choices);
+		return -1;
+	}
+	case OPT_UINT: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || end == val || *end != '\0' || val[0] == '-' ||
+		    v < o->min || v > o->max) {
+			snprintf(err, errlen, "%s: '%s' is not a whole number "
+			    "from %u to %u", o->name, val, o->min, o->max);
+			return -1;
+		}
+		*(unsigned *)(void *)dst = (unsigned)v;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static const opt *opt_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++) {
+		const char *n = opts[i].name;
+		size_t j;
+		if (strlen(n) != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			char a = n[j], b = name[j] == '-' ? '_' : name[j];
+			if (a != b)
+				break;
+		}
+		if (j == len)
+			return &opts[i];
+	}
+	return NULL;
+}
+
+static int config_file_load(const char *path, rn_config *c, char *err,
+    size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	gt_buf text = GT_BUF_INIT;
+	cJSON *root = NULL, *e;
+	char chunk[4096];
+	size_t n;
+	int rv = -1;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "config %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+	    text.len < 1024 * 1024)
+		gt_buf_append(&text, chunk, n);
+	fclose(f);
+	root = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "config %s: not a JSON object", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(e, root) {
+		const opt *o = opt_find(e->string, strlen(e->string));
+		char num[32];
+		const char *val;
+		if (o == NULL || strchr(e->string, '-') != NULL) {
+			snprintf(err, errlen, "config %s: unknown key '%s'",
+			    path, e->string);
+			goto out;
+		}
+		if (o->type == OPT_UINT && cJSON_IsNumber(e)) {
+			snprintf(num, sizeof(num), "%.0f", e->valuedouble);
+			if (e->valuedouble != (double)(long long)e->valuedouble)
+				num[0] = 'x';
+			val = num;
+		} else if (o->type != OPT_UINT && cJSON_IsString(e)) {
+			val = e->valuestring;
+		} else {
+			snprintf(err, errlen, "config %s: '%s' must be a %s",
+			    path, e->string, o->type == OPT_UINT ? "number" :
+			    "string");
+			goto out;
+		}
+		if (opt_set(o, c, val, err, errlen) != 0)
+			goto out;
+	}
+	rv = 0;
+out:
+	cJSON_Delete(root);
+	gt_buf_free(&text);
+	return rv;
+}
+
+gt_err rn_config_parse(int argc, char **argv, rn_config *out, int *help,
+    char *err, size_t errlen)
+{
+	rn_config c;
+	const char *file = NULL;
+
+	*help = 0;
+	memset(&c, 0, sizeof(c));
+	for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++)
+		if (opt_set(&opts[i], &c, opts[i].deflt, err, errlen) != 0)
+			return GT_EINVAL;
+	/* First pass: --help and --config, so the file applies before the
+	 * other flags whatever their order. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") ==
+		    0) {
+			*help = 1;
+			return GT_OK;
+		}
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "--config needs a file");
+				return GT_EINVAL;
+			}
+			file = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+		}
+	}
+	if (file != NULL && config_file_load(file, &c, err, errlen) != 0)
+		return GT_EINVAL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val, *eq;
+		const opt *o;
+		size_t len;
+
+		if (strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--config=", 9) == 0)
+			continue;
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%s'", a);
+			return GT_EINVAL;
+		}
+		a += 2;
+		eq = strchr(a, '=');
+		len = eq ? (size_t)(eq - a) : strlen(a);
+		o = opt_find(a, len);
+		if (o == NULL || memchr(a, '_', len) != NULL) {
+			snprintf(err, errlen, "unknown option '--%.*s' (see "
+			    "--help)", (int)len, a);
+			return GT_EINVAL;
+		}
+		if (eq != NULL) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			snprintf(err, errlen, "--%s needs a value", argv[i] + 2);
+			return GT_EINVAL;
+		}
+		if (opt_set(o, &c, val, err, errlen) != 0)
+			return GT_EINVAL;
+	}
+	if (c.data[0] == '\0' && snprintf(c.data, sizeof(c.data),
+	    "./data/%s", c.region) >= (int)sizeof(c.data)) {
+		snprintf(err, errlen, "data: path too long");
+		return GT_EINVAL;
+	}
+	*out = c;
+	return GT_OK;
+}
+
+void rn_config_usage(FILE *f)
+{
+	fprintf(f, "usage: region-node [--config FILE] [options]\n\n"
+	    "Serves the DynamoDB JSON API for one region of a Meridian "
+	    "cluster,\nstoring tables and the change log in LMDB.\n\n"
+	    "options (each also a key of the JSON config file, with '_' for "
+	    "'-';\nflags override the file; unknown keys are errors):\n"
+	    "  --config FILE          JSON config file\n");
+	for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++) {
+		char flag[64];
+		size_t j;
+		snprintf(flag, sizeof(flag), "--%s", opts[i].name);
+		for (j = 0; flag[j]; j++)
+			if (flag[j] == '_')
+				flag[j] = '-';
+		fprintf(f, "  %-22s %s", flag, opts[i].help);
+		if (opts[i].choices)
+			fprintf(f, " [%s]", opts[i].choices);
+		if (opts[i].deflt[0])
+			fprintf(f, " (default %s)", opts[i].deflt);
+		fputc('\n', f);
+	}
+	fprintf(f, "  --help                 this text\n");
+}
+
+rn_durability rn_config_durability(const rn_config *c)
+{
+	return strcmp(c->durability, "nosync") == 0 ? RN_DURABILITY_NOSYNC :
+	    RN_DURABILITY_SYNC;
+}

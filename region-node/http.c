@@ -1,0 +1,251 @@
+/*
+ * http.c — NNG HTTP server glue.  Each POST becomes an rn_call; the aio is
+ * finished from whichever thread completes the call (the handler's own for
+ * reads, the store's writer for writes), so a handler thread never waits
+ * for a commit.
+ */
+#include "http.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* NNG keeps ports in network byte order. */
+static uint16_t ntohs_port(uint16_t p)
+{
+	const uint8_t *b = (const uint8_t *)&p;
+	return (uint16_t)((b[0] << 8) | b[1]);
+}
+
+struct rn_http {
+	rn_node *node;
+	nng_http_server *server;
+	nng_url *url;
+	uint16_t port;
+	_Atomic uint64_t request_seq;
+};
+
+typedef struct http_call {
+	rn_call call;
+	nng_aio *aio;
+	rn_http *http;
+} http_call;
+
+static void http_reply(nng_aio *aio, uint16_t status, const char *ctype,
+    const char *body, size_t len, const char *request_id)
+{
+	nng_http_res *res = NULL;
+	int rv;
+
+	rv = nng_http_res_alloc(&res);
+	if (rv == 0)
+		rv = nng_http_res_set_status(res, status);
+	if (rv == 0)
+		rv = nng_http_res_set_header(res, "Content-Type", ctype);
+	if (rv == 0 && request_id != NULL)
+		rv = nng_http_res_set_header(res, "x-amzn-RequestId",
+		    request_id);
+	if (rv == 0)
+		rv = nng_http_res_copy_data(res, body, len);
+	if (rv != 0) {
+		if (res != NULL)
+			nng_http_res_free(res);
+		nng_aio_finish(aio, rv);
+		return;
+	}
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+static void http_call_done(rn_call *c)
+{
+	http_call *hc = (http_call *)c;
+	char rid[40];
+	uint64_t seq = atomic_fetch_add(&hc->http->request_seq, 1);
+
+	snprintf(rid, sizeof(rid), "%016llX%08X", (unsigned long long)seq,
+	    (unsigned)(c->start_ns & 0xffffffffu));
+	http_reply(hc->aio, (uint16_t)c->status, "application/x-amz-json-1.0",
+	    c->resp.data ? c->resp.data : "", c->resp.len, rid);
+	rn_call_cleanup(c);
+	free(hc);
+}
+
+static void http_api_cb(nng_aio *aio)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(h);
+	http_call *hc;
+	void *body;
+	size_t len;
+
+	hc = calloc(1, sizeof(*hc));
+	if (hc == NULL) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	hc->aio = aio;
+	hc->http = http;
+	hc->call.node = http->node;
+	hc->call.done = http_call_done;
+	nng_http_req_get_data(req, &body, &len);
+	hc->call.body = body;
+	hc->call.body_len = len;
+	rn_api_dispatch(&hc->call, nng_http_req_get_header(req,
+	    "X-Amz-Target"));
+}
+
+static void http_health_cb(nng_aio *aio)
+{
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(h);
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"region\":\"%s\","
+	    "\"last_seq\":%llu}\n", http->node->region,
+	    (unsigned long long)rn_store_seq_committed(http->node->store));
+	http_reply(aio, 200, "application/json", body, (size_t)n, NULL);
+}
+
+static void http_metrics_cb(nng_aio *aio)
+{
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(h);
+	rn_node *n = http->node;
+	rn_store_stats ss;
+	gt_buf b = GT_BUF_INIT;
+
+	rn_store_stats_get(n->store, &ss);
+	gt_buf_puts(&b, "# HELP meridian_requests_total DynamoDB API requests "
+	    "by operation.\n# TYPE meridian_requests_total counter\n");
+	for (int i = 1; i < RN_OP_COUNT_; i++)
+		gt_buf_printf(&b, "meridian_requests_total{region=\"%s\","
+		    "operation=\"%s\"} %llu\n", n->region, rn_op_name((rn_op)i),
+		    (unsigned long long)atomic_load(&n->ops[i].requests));
+	gt_buf_puts(&b, "# HELP meridian_request_errors_total Requests "
+	    "answered with an error, by operation and class.\n"
+	    "# TYPE meridian_request_errors_total counter\n");
+	for (int i = 0; i < RN_OP_COUNT_; i++) {
+		gt_buf_printf(&b, "meridian_request_errors_total{region=\"%s\","
+		    "operation=\"%s\",class=\"client\"} %llu\n", n->region,
+		    rn_op_name((rn_op)i),
+		    (unsigned long long)atomic_load(&n->ops[i].errors));
+		gt_buf_printf(&b, "meridian_request_errors_total{region=\"%s\","
+		    "operation=\"%s\",class=\"server\"} %llu\n", n->region,
+		    rn_op_name((rn_op)i),
+		    (unsigned long long)atomic_load(&n->ops[i].faults));
+	}
+	gt_buf_puts(&b, "# HELP meridian_request_seconds_sum Time spent "
+	    "answering requests, by operation.\n"
+	    "# TYPE meridian_request_seconds_sum counter\n");
+	for (int i = 1; i < RN_OP_COUNT_; i++)
+		gt_buf_printf(&b, "meridian_request_seconds_sum{region=\"%s\","
+		    "operation=\"%s\"} %.6f\n", n->region, rn_op_name((rn_op)i),
+		    (double)atomic_load(&n->ops[i].latency_us_sum) / 1e6);
+	gt_buf_printf(&b, "# HELP meridian_commits_total Group commits.\n"
+	    "# TYPE meridian_commits_total counter\n"
+	    "meridian_commits_total{region=\"%s\"} %llu\n"
+	    "# HELP meridian_committed_writes_total Writes committed.\n"
+	    "# TYPE meridian_committed_writes_total counter\n"
+	    "meridian_committed_writes_total{region=\"%s\"} %llu\n"
+	    "# HELP meridian_commit_aborts_total Groups aborted by a storage "
+	    "error.\n# TYPE meridian_commit_aborts_total counter\n"
+	    "meridian_commit_aborts_total{region=\"%s\"} %llu\n"
+	    "# HELP meridian_log_last_seq Last sequence number in the change "
+	    "log.\n# TYPE meridian_log_last_seq gauge\n"
+	    "meridian_log_last_seq{region=\"%s\"} %llu\n",
+	    n->region, (unsigned long long)ss.commits, n->region,
+	    (unsigned long long)ss.writes, n->region,
+	    (unsigned long long)ss.aborts, n->region,
+	    (unsigned long long)ss.last_seq);
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
+static int http_add(rn_http *h, const char *path, const char *method,
+    void (*cb)(nng_aio *), int collect)
+{
+	nng_http_handler *hd;
+	int rv;
+
+	rv = nng_http_handler_alloc(&hd, path, cb);
+	if (rv != 0)
+		return rv;
+	rv = nng_http_handler_set_method(hd, method);
+	if (rv == 0 && collect)
+		rv = nng_http_handler_collect_body(hd, true, RN_HTTP_BODY_MAX);
+	if (rv == 0)
+		rv = nng_http_handler_set_data(hd, h, NULL);
+	if (rv == 0)
+		rv = nng_http_server_add_handler(h->server, hd);
+	if (rv != 0)
+		nng_http_handler_free(hd);
+	return rv;
+}
+
+gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
+    rn_http **out)
+{
+	rn_http *h;
+	nng_sockaddr sa;
+	char url[300];
+	int rv;
+
+	if (snprintf(url, sizeof(url), "http://%s:%u", host, port) >=
+	    (int)sizeof(url))
+		return GT_EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return GT_ENOMEM;
+	h->node = node;
+	rv = nng_url_parse(&h->url, url);
+	if (rv != 0) {
+		free(h);
+		return GT_EINVAL;
+	}
+	rv = nng_http_server_hold(&h->server, h->url);
+	if (rv == 0)
+		rv = http_add(h, "/", "POST", http_api_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/health", "GET", http_health_cb, 0);
+	if (rv == 0)
+		rv = http_add(h, "/metrics", "GET", http_metrics_cb, 0);
+	if (rv == 0)
+		rv = nng_http_server_start(h->server);
+	if (rv != 0) {
+		GT_LOG(GT_LOG_ERROR, "http", "event=listen_failed url=%s "
+		    "err=\"%s\"", url, nng_strerror(rv));
+		if (h->server)
+			nng_http_server_release(h->server);
+		nng_url_free(h->url);
+		free(h);
+		return GT_EIO;
+	}
+	h->port = port;
+	if (nng_http_server_get_addr(h->server, &sa) == 0 &&
+	    sa.s_family == NNG_AF_INET)
+		h->port = ntohs_port(sa.s_in.sa_port);
+	*out = h;
+	return GT_OK;
+}
+
+uint16_t rn_http_port(const rn_http *h) { return h->port; }
+
+void rn_http_stop(rn_http *h)
+{
+	if (h == NULL)
+		return;
+	nng_http_server_stop(h->server);
+	nng_http_server_release(h->server);
+	nng_url_free(h->url);
+	free(h);
+}

@@ -1,0 +1,32 @@
+/*
+ * http.h — the region node's HTTP front end on NNG's HTTP server: POST /
+ * (the DynamoDB JSON API), GET /health and GET /metrics.
+ */
+#ifndef RN_HTTP_H
+#define RN_HTTP_H
+
+#include <stdint.h>
+
+#include "api.h"
+#include "gt.h"
+
+typedef struct rn_http rn_http;
+
+/* Largest request body accepted (DynamoDB's request limit is 16 MB). */
+#define RN_HTTP_BODY_MAX (16u * 1024u * 1024u + 65536u)
+
+/*
+ * Starts serving node on host:port (port 0 picks a free port).  *out is
+ * owned by the caller (rn_http_stop).  Errors: GT_EIO (cannot listen; the
+ * cause is logged), GT_EINVAL (bad address), GT_ENOMEM.
+ */
+gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
+    rn_http **out);
+
+/* The port actually bound. */
+uint16_t rn_http_port(const rn_http *h);
+
+/* Stops accepting, waits for handlers in flight, frees everything. */
+void rn_http_stop(rn_http *h);
+
+#endif /* RN_HTTP_H */
