@@ -355,6 +355,8 @@ static int b64_val(char c)
 size_t gt_base64_decoded_len(const char *s, size_t n)
 {
 	size_t pad = 0;
+	if (n < 4)
+		return 0;
 	if (n >= 1 && s[n - 1] == '=')
 		pad++;
 	if (n >= 2 && s[n - 2] == '=')

@@ -418,6 +418,23 @@ gt_err rn_stats_add(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
 
 /* ------------------------------------------------------------------ node */
 
+/* A restarted node's clock starts past every stamp it ever issued, even if
+ * the wall clock stepped back while it was down. */
+static void node_clock_seed(rn_node *n, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	rn_logrec r;
+
+	if (mdb_cursor_open(txn, rn_store_dbs(n->store)->log, &cur) !=
+	    MDB_SUCCESS)
+		return;
+	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == MDB_SUCCESS &&
+	    rn_logrec_decode(v.mv_data, v.mv_size, &r) == GT_OK)
+		cf_clock_recv(&n->clock, r.hlc, gt_wall_ms());
+	mdb_cursor_close(cur);
+}
+
 gt_err rn_node_open(rn_node *n, const char *region,
     const rn_store_opts *store_opts)
 {
@@ -437,6 +454,8 @@ gt_err rn_node_open(rn_node *n, const char *region,
 	if (err != GT_OK)
 		goto fail;
 	err = rn_catalog_load(&n->catalog, txn, rn_store_dbs(n->store)->tables);
+	if (err == GT_OK)
+		node_clock_seed(n, txn);
 	rn_store_read_end(txn);
 	if (err != GT_OK) {
 		GT_LOG(GT_LOG_ERROR, "node", "event=catalog_load_failed "

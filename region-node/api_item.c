@@ -231,21 +231,19 @@ static gt_err item_commit(rn_node *n, MDB_txn *txn, const rn_table *t,
 
 	/* Stamp: a new HLC, this region as origin, and the old version
 	 * vector advanced at this region to the change's sequence number. */
-	hlc = cf_clock_now(&n->clock, gt_wall_ms());
 	seq = rn_store_seq_next(n->store);
-	if (old->found)
-		ver = old->ver;
-	else
-		memset(&ver, 0, sizeof(ver));
-	ver.exists = 1;
-	ver.tombstone = new_body == NULL;
-	err = cf_stamp_set(&ver.stamp, hlc, n->region);
-	if (err == GT_OK)
-		err = cf_vv_set(&ver.vv, n->region, seq);
+	{
+		cf_version none;
+		memset(&none, 0, sizeof(none));
+		err = cf_version_write(&n->clock, gt_wall_ms(),
+		    old->found ? &old->ver : &none, n->region, seq,
+		    new_body == NULL, &ver);
+	}
 	if (err == GT_OK)
 		err = cf_meta_encode(&ver, &meta);
 	if (err != GT_OK)
 		goto out;
+	hlc = ver.stamp.hlc;
 
 	{
 		rn_itemrec ir = {(uint8_t)(new_body ? 0 : RN_ITEM_F_TOMBSTONE),
@@ -305,6 +303,8 @@ static gt_err item_commit(rn_node *n, MDB_txn *txn, const rn_table *t,
 		goto out;
 	}
 	err = rn_stats_add(txn, dbs, t->id, dcount, dbytes);
+	if (err != GT_OK)
+		err = GT_EIO; /* past the first put: the group must abort */
 out:
 	free(key_json);
 	gt_buf_free(&meta);

@@ -166,7 +166,8 @@ out:
 	return rv;
 }
 
-gt_err rn_config_parse(int argc, char **argv, rn_config *out, int *help,
+gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
+    int *help,
     char *err, size_t errlen)
 {
 	rn_config c;

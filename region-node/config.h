@@ -33,7 +33,8 @@ typedef struct rn_config {
  * writes a one-line reason into err (errlen bytes) and returns GT_EINVAL.
  * Sets *help when --help was given (nothing else is checked then).
  */
-gt_err rn_config_parse(int argc, char **argv, rn_config *out, int *help,
+gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
+    int *help,
     char *err, size_t errlen);
 
 /* Writes the usage text, every option with its default, to f. */

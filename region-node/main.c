@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	int help = 0;
 	gt_err e;
 
-	if (rn_config_parse(argc, argv, &cfg, &help, err, sizeof(err)) !=
+	if (rn_config_parse(argc, (const char *const *)argv, &cfg, &help, err,
+	    sizeof(err)) !=
 	    GT_OK) {
 		fprintf(stderr, "region-node: %s\n", err);
 		return 2;

@@ -234,21 +234,13 @@ fail:
 	return err;
 }
 
-static size_t key_attr_len(rn_av_type t, const uint8_t *p, size_t n)
-{
-	cJSON *tmp = NULL;
-	size_t used = rn_key_decode_attr(p, n, t, &tmp);
-	cJSON_Delete(tmp);
-	return used;
-}
-
 size_t rn_table_key_partition_len(const rn_table *t, const uint8_t *key,
     size_t len)
 {
 	size_t used;
 	if (len < 8)
 		return 0;
-	used = key_attr_len(t->hash.type, key + 8, len - 8);
+	used = rn_key_attr_len(key + 8, len - 8, t->hash.type);
 	return used ? 8 + used : 0;
 }
 
