@@ -201,6 +201,7 @@ void rn_api_dispatch(rn_call *c, const char *target)
 
 cJSON *rn_req_parse(rn_call *c)
 {
+	const char *end = NULL;
 	cJSON *req;
 
 	if (c->body_len == 0) {
@@ -208,7 +209,17 @@ cJSON *rn_req_parse(rn_call *c)
 		    "or map found where not expected.");
 		return NULL;
 	}
-	req = cJSON_ParseWithLength(c->body, c->body_len);
+	req = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, 0);
+	/* Nothing but white space may follow the JSON value. */
+	while (req != NULL && end < c->body + c->body_len) {
+		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'
+		    && *end != '\0') {
+			cJSON_Delete(req);
+			req = NULL;
+			break;
+		}
+		end++;
+	}
 	if (req == NULL || !cJSON_IsObject(req)) {
 		cJSON_Delete(req);
 		rn_call_error(c, 400, RN_E_SERIALIZATION, "%s",

@@ -74,28 +74,6 @@ int rn_table_is_current(rn_node *n, const rn_table *t)
 	return same;
 }
 
-/* A new object holding only the table's key attributes of obj. */
-static cJSON *key_of(const rn_table *t, const cJSON *obj)
-{
-	cJSON *k = cJSON_CreateObject();
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(obj, t->hash.name);
-
-	if (k == NULL || h == NULL)
-		goto fail;
-	cJSON_AddItemToObject(k, t->hash.name, cJSON_Duplicate(h, 1));
-	if (t->range.type != RN_AV_NONE) {
-		const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj,
-		    t->range.name);
-		if (r == NULL)
-			goto fail;
-		cJSON_AddItemToObject(k, t->range.name, cJSON_Duplicate(r, 1));
-	}
-	return k;
-fail:
-	cJSON_Delete(k);
-	return NULL;
-}
-
 /* Creates the request's expression context, taking the names and values
  * objects out of the request so they outlive it. */
 static int expr_ctx_make(rn_call *c, cJSON *req, rn_expr_ctx **ex,
@@ -548,7 +526,7 @@ static int prepare_put(rn_call *c, rn_table *t, cJSON *parent, cJSON *item,
 		    "the maximum allowed size");
 		return -1;
 	}
-	op->key_obj = key_of(t, item);
+	op->key_obj = rn_table_key_extract(t, item);
 	if (op->key_obj == NULL) {
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
 		return -1;
@@ -573,7 +551,7 @@ static int prepare_key(rn_call *c, rn_table *t, cJSON *key, item_op *op)
 		rn_call_fail_err(c, err, msg);
 		return -1;
 	}
-	op->key_obj = key_of(t, key);
+	op->key_obj = rn_table_key_extract(t, key);
 	if (op->key_obj == NULL) {
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
 		return -1;

@@ -86,6 +86,11 @@ static int krange_first(const krange *r, MDB_cursor *cur, MDB_val *k,
 		rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND)
 			return mdb_cursor_get(cur, k, v, MDB_LAST);
+		/* SET_RANGE lands on the first key >= hi; walking backwards
+		 * starts at the last key <= hi. */
+		if (rc == MDB_SUCCESS && bytes_cmp(k->mv_data, k->mv_size,
+		    r->hi.data, r->hi.len) > 0)
+			return mdb_cursor_get(cur, k, v, MDB_PREV);
 		return rc;
 	}
 	/* The end of the prefix: the first key past every key that starts
@@ -106,6 +111,8 @@ static int krange_first(const krange *r, MDB_cursor *cur, MDB_val *k,
 		rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND)
 			return mdb_cursor_get(cur, k, v, MDB_LAST);
+		if (rc == MDB_SUCCESS) /* past the prefix: step back */
+			return mdb_cursor_get(cur, k, v, MDB_PREV);
 		return rc;
 	}
 }
@@ -121,6 +128,7 @@ typedef struct qscan {
 	int forward;
 	int count_only;
 	krange range;
+	const rn_keycond *exact_kc; /* check each item: a bound was widened */
 } qscan;
 
 static void qscan_free(qscan *q)
@@ -300,22 +308,30 @@ static void qscan_run(rn_call *c, qscan *q)
 		}
 		if (ir.flags & RN_ITEM_F_TOMBSTONE)
 			continue;
-		if ((q->limit && scanned >= q->limit) ||
-		    bytes >= RN_PAGE_BYTES_MAX) {
+		/* A page holds at most 1 MB of item data, but always at
+		 * least one item. */
+		if ((q->limit && scanned >= q->limit) || (scanned > 0 &&
+		    bytes + ir.body_len > RN_PAGE_BYTES_MAX)) {
 			more = 1;
 			break;
 		}
-		scanned++;
-		bytes += ir.body_len;
-		gt_buf_reset(&last);
-		gt_buf_append(&last, k.mv_data, k.mv_size);
-		if (q->filter != NULL || q->proj != NULL) {
+		if (q->filter != NULL || q->proj != NULL || q->exact_kc) {
 			item = cJSON_ParseWithLength(ir.body, ir.body_len);
 			if (item == NULL) {
 				err = GT_ECORRUPT;
 				break;
 			}
 		}
+		if (q->exact_kc && !rn_expr_keycond_match(q->exact_kc, item)) {
+			cJSON_Delete(item);
+			continue;
+		}
+		scanned++;
+		bytes += ir.body_len;
+		/* The body, not the LMDB key, gives LastEvaluatedKey: long
+		 * keys are stored shortened. */
+		gt_buf_reset(&last);
+		gt_buf_append(&last, ir.body, ir.body_len);
 		if (q->filter != NULL) {
 			char msg[RN_MSG_MAX];
 			err = rn_expr_eval(q->filter, item, &keep, msg);
@@ -361,11 +377,12 @@ static void qscan_run(rn_call *c, qscan *q)
 	gt_buf_printf(out, "\"Count\":%lld,\"ScannedCount\":%lld", count,
 	    scanned);
 	if (more && last.len) {
-		cJSON *lek = NULL;
-		err = rn_table_key_decode(q->t, (const uint8_t *)last.data,
-		    last.len, &lek);
-		if (err != GT_OK) {
-			rn_call_fail_err(c, err, "Internal server error");
+		cJSON *it = cJSON_ParseWithLength(last.data, last.len);
+		cJSON *lek = it ? rn_table_key_extract(q->t, it) : NULL;
+		cJSON_Delete(it);
+		if (lek == NULL) {
+			rn_call_fail_err(c, GT_ECORRUPT, "Internal server "
+			    "error");
 			goto out;
 		}
 		gt_buf_puts(out, ",\"LastEvaluatedKey\":");
@@ -383,10 +400,12 @@ out:
 /* ----------------------------------------------------------------- Query */
 
 /* Appends the encoding of a sort-key bound, checking its type. */
-static int sk_encode(rn_call *c, const rn_table *t, const cJSON *av,
-    gt_buf *out)
+static int sk_encode(rn_call *c, qscan *q, const rn_keycond *kc,
+    const cJSON *av, int upper, gt_buf *out)
 {
+	const rn_table *t = q->t;
 	char msg[RN_MSG_MAX];
+	int inexact = 0;
 	gt_err err;
 
 	if (rn_av_type_of(av, NULL) != t->range.type) {
@@ -395,11 +414,13 @@ static int sk_encode(rn_call *c, const rn_table *t, const cJSON *av,
 		    "match schema type");
 		return -1;
 	}
-	err = rn_key_encode_attr(av, t->range.type, t->range.name, out, msg);
+	err = rn_table_key_sk_bound(t, av, upper, out, &inexact, msg);
 	if (err != GT_OK) {
 		rn_call_fail_err(c, err, msg);
 		return -1;
 	}
+	if (inexact)
+		q->exact_kc = kc;
 	return 0;
 }
 
@@ -444,11 +465,14 @@ static int query_range(rn_call *c, qscan *q, const rn_keycond *kc)
 		return -1;
 	}
 	gt_buf_append(&r->lo, r->prefix.data, r->prefix.len);
-	if (sk_encode(c, t, kc->range_v1, &r->lo) != 0)
+	if (sk_encode(c, q, kc, kc->range_v1, kc->range_op == RN_KC_LT ||
+	    kc->range_op == RN_KC_LE, &r->lo) != 0)
 		return -1;
 	switch (kc->range_op) {
 	case RN_KC_EQ:
-		gt_buf_append(&r->hi, r->lo.data, r->lo.len);
+		gt_buf_append(&r->hi, r->prefix.data, r->prefix.len);
+		if (sk_encode(c, q, kc, kc->range_v1, 1, &r->hi) != 0)
+			return -1;
 		r->lo_incl = r->hi_incl = 1;
 		break;
 	case RN_KC_LT:
@@ -463,7 +487,7 @@ static int query_range(rn_call *c, qscan *q, const rn_keycond *kc)
 		break;
 	case RN_KC_BETWEEN:
 		gt_buf_append(&r->hi, r->prefix.data, r->prefix.len);
-		if (sk_encode(c, t, kc->range_v2, &r->hi) != 0)
+		if (sk_encode(c, q, kc, kc->range_v2, 1, &r->hi) != 0)
 			return -1;
 		r->lo_incl = r->hi_incl = 1;
 		if (bytes_cmp(r->lo.data, r->lo.len, r->hi.data, r->hi.len) >
@@ -478,8 +502,9 @@ static int query_range(rn_call *c, qscan *q, const rn_keycond *kc)
 	case RN_KC_BEGINS_WITH:
 		/* Every encoded string or binary with that prefix starts
 		 * with the escaped prefix, i.e. the encoding without its
-		 * two-byte terminator. */
-		r->lo.len -= 2;
+		 * two-byte terminator (a widened bound has none). */
+		if (q->exact_kc == NULL)
+			r->lo.len -= 2;
 		gt_buf_reset(&r->prefix);
 		gt_buf_append(&r->prefix, r->lo.data, r->lo.len);
 		gt_buf_reset(&r->lo);

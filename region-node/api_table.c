@@ -611,13 +611,18 @@ static gt_err table_drop_items(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
 	rc = mdb_cursor_open(txn, dbs->items, &cur);
 	if (rc != MDB_SUCCESS)
 		return rn_mdb_err(rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == MDB_SUCCESS && k.mv_size >= 4 &&
-	    gt_get_u32be(k.mv_data) == id) {
+	/* Seek afresh after each delete: the simplest cursor use that LMDB
+	 * defines at every position, including the end of the database. */
+	for (;;) {
+		k.mv_size = 4;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != MDB_SUCCESS || k.mv_size < 4 ||
+		    gt_get_u32be(k.mv_data) != id)
+			break;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc != MDB_SUCCESS)
 			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
 	}
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		err = rn_mdb_err(rc);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 /* ------------------------------------------------------------ descriptor */
 
 static gt_err keyattr_from_schema(const cJSON *desc, const char *keytype,
@@ -172,10 +174,51 @@ static gt_err key_attr(const rn_keyattr *ka, const cJSON *obj, int exact,
 	return rn_key_encode_attr(av, ka->type, ka->name, out, msg);
 }
 
+/*
+ * LMDB keys are at most 511 bytes, DynamoDB keys up to 2048 + 1024.  Long
+ * key parts are therefore shortened, keeping identity exact:
+ *   - an encoded partition key longer than RN_KEY_PK_INLINE_MAX becomes
+ *     0x00 0x02 | SHA-256(encoding).  0x00 0x02 never starts a valid S or B
+ *     encoding (0x00 is always followed by 0xFF or 0x01) and numbers are
+ *     short, so the two forms cannot collide.  Partitions only need
+ *     equality, so nothing is lost.
+ *   - an encoded sort key that would overflow the LMDB key keeps its first
+ *     T bytes, then 0x00 0x03 | SHA-256(encoding).  Order stays exact
+ *     between sort keys that differ within their first T (>= 341) encoded
+ *     bytes; beyond that, ties order by digest.  Query compensates with an
+ *     exact check of the key condition (rn_table_key_sk_bound).
+ */
+#define RN_LMDB_KEY_MAX 511u
+#define RN_KEY_PK_INLINE_MAX 128u
+#define RN_KEY_DIGEST_PART (2u + SHA256_DIGEST_LENGTH)
+
+static void key_digest_part(gt_buf *out, uint8_t marker, const void *p,
+    size_t n)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	SHA256(p, n, md);
+	gt_buf_put_u8(out, 0x00);
+	gt_buf_put_u8(out, marker);
+	gt_buf_append(out, md, sizeof(md));
+}
+
+/* The room left for the sort key after a partition prefix of len bytes,
+ * and the inline part of a sort key that does not fit. */
+static size_t key_sk_room(size_t prefix_len)
+{
+	return RN_LMDB_KEY_MAX - prefix_len;
+}
+
+static size_t key_sk_keep(size_t prefix_len)
+{
+	return key_sk_room(prefix_len) - RN_KEY_DIGEST_PART;
+}
+
 gt_err rn_table_key_encode(const rn_table *t, const cJSON *obj, int exact,
     gt_buf *out, char msg[RN_MSG_MAX])
 {
 	size_t start = out->len, pk_at;
+	gt_buf enc = GT_BUF_INIT;
 	const cJSON *e;
 	int nattrs = 0;
 	gt_err err;
@@ -191,10 +234,7 @@ gt_err rn_table_key_encode(const rn_table *t, const cJSON *obj, int exact,
 			return GT_EINVAL;
 		}
 	}
-	gt_buf_put_u32be(out, t->id);
-	gt_buf_put_u32be(out, 0); /* the hash, filled in below */
-	pk_at = out->len;
-	err = key_attr(&t->hash, obj, exact, out, msg);
+	err = key_attr(&t->hash, obj, exact, &enc, msg);
 	if (err != GT_OK)
 		goto fail;
 	if (key_value_size(cJSON_GetObjectItemCaseSensitive(obj, t->hash.name),
@@ -205,14 +245,21 @@ gt_err rn_table_key_encode(const rn_table *t, const cJSON *obj, int exact,
 		err = GT_EINVAL;
 		goto fail;
 	}
-	if (!gt_buf_ok(out)) {
+	if (!gt_buf_ok(&enc)) {
 		err = GT_ENOMEM;
 		goto fail;
 	}
-	gt_put_u32be((uint8_t *)out->data + start + 4,
-	    rn_key_hash((const uint8_t *)out->data + pk_at, out->len - pk_at));
+	gt_buf_put_u32be(out, t->id);
+	gt_buf_put_u32be(out, rn_key_hash((const uint8_t *)enc.data, enc.len));
+	pk_at = out->len;
+	if (enc.len > RN_KEY_PK_INLINE_MAX)
+		key_digest_part(out, 0x02, enc.data, enc.len);
+	else
+		gt_buf_append(out, enc.data, enc.len);
+	(void)pk_at;
 	if (t->range.type != RN_AV_NONE) {
-		err = key_attr(&t->range, obj, exact, out, msg);
+		gt_buf_reset(&enc);
+		err = key_attr(&t->range, obj, exact, &enc, msg);
 		if (err != GT_OK)
 			goto fail;
 		if (key_value_size(cJSON_GetObjectItemCaseSensitive(obj,
@@ -223,59 +270,75 @@ gt_err rn_table_key_encode(const rn_table *t, const cJSON *obj, int exact,
 			err = GT_EINVAL;
 			goto fail;
 		}
+		if (enc.len <= key_sk_room(out->len - start)) {
+			gt_buf_append(out, enc.data, enc.len);
+		} else {
+			gt_buf_append(out, enc.data,
+			    key_sk_keep(out->len - start));
+			key_digest_part(out, 0x03, enc.data, enc.len);
+		}
 	}
-	if (!gt_buf_ok(out)) {
+	if (!gt_buf_ok(out) || !gt_buf_ok(&enc)) {
 		err = GT_ENOMEM;
 		goto fail;
 	}
+	gt_buf_free(&enc);
 	return GT_OK;
 fail:
+	gt_buf_free(&enc);
 	out->len = start;
 	return err;
 }
 
-size_t rn_table_key_partition_len(const rn_table *t, const uint8_t *key,
-    size_t len)
+gt_err rn_table_key_sk_bound(const rn_table *t, const cJSON *av, int upper,
+    gt_buf *out, int *inexact, char msg[RN_MSG_MAX])
 {
-	size_t used;
-	if (len < 8)
-		return 0;
-	used = rn_key_attr_len(key + 8, len - 8, t->hash.type);
-	return used ? 8 + used : 0;
+	gt_buf enc = GT_BUF_INIT;
+	size_t start = out->len;
+	gt_err err;
+
+	*inexact = 0;
+	err = rn_key_encode_attr(av, t->range.type, t->range.name, &enc, msg);
+	if (err != GT_OK)
+		goto out;
+	if (enc.len <= key_sk_room(start)) {
+		gt_buf_append(out, enc.data, enc.len);
+	} else {
+		static const uint8_t top[8] = {0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xff};
+		/* Widen to every key sharing the inline part; the caller
+		 * checks the condition exactly on what it finds. */
+		gt_buf_append(out, enc.data, key_sk_keep(start));
+		if (upper)
+			gt_buf_append(out, top, sizeof(top));
+		*inexact = 1;
+	}
+	if (!gt_buf_ok(out) || !gt_buf_ok(&enc))
+		err = GT_ENOMEM;
+out:
+	gt_buf_free(&enc);
+	return err;
 }
 
-gt_err rn_table_key_decode(const rn_table *t, const uint8_t *key, size_t len,
-    cJSON **out)
+cJSON *rn_table_key_extract(const rn_table *t, const cJSON *obj)
 {
-	cJSON *obj, *av = NULL;
-	size_t off = 8, used;
+	cJSON *k = cJSON_CreateObject();
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(obj, t->hash.name);
 
-	if (len < 8)
-		return GT_ECORRUPT;
-	obj = cJSON_CreateObject();
-	if (obj == NULL)
-		return GT_ENOMEM;
-	used = rn_key_decode_attr(key + off, len - off, t->hash.type, &av);
-	if (used == 0)
-		goto corrupt;
-	cJSON_AddItemToObject(obj, t->hash.name, av);
-	off += used;
+	if (k == NULL || h == NULL)
+		goto fail;
+	cJSON_AddItemToObject(k, t->hash.name, cJSON_Duplicate(h, 1));
 	if (t->range.type != RN_AV_NONE) {
-		av = NULL;
-		used = rn_key_decode_attr(key + off, len - off, t->range.type,
-		    &av);
-		if (used == 0)
-			goto corrupt;
-		cJSON_AddItemToObject(obj, t->range.name, av);
-		off += used;
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj,
+		    t->range.name);
+		if (r == NULL)
+			goto fail;
+		cJSON_AddItemToObject(k, t->range.name, cJSON_Duplicate(r, 1));
 	}
-	if (off != len)
-		goto corrupt;
-	*out = obj;
-	return GT_OK;
-corrupt:
-	cJSON_Delete(obj);
-	return GT_ECORRUPT;
+	return k;
+fail:
+	cJSON_Delete(k);
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- catalog */

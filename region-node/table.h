@@ -61,22 +61,29 @@ int rn_table_name_valid(const char *name, size_t len);
 
 /*
  * Encodes the LMDB item key of an item or key object (only the key
- * attributes are read) into out.  Checks presence, type and size of the key
- * attributes with DynamoDB's messages.  When exact is set the object must
- * hold nothing but the key attributes ("The provided key element does not
- * match the schema").  Errors: GT_EINVAL (msg set), GT_ENOMEM.
+ * attributes are read) into out (appended).  Checks presence, type and
+ * size of the key attributes with DynamoDB's messages.  When exact is set
+ * the object must hold nothing but the key attributes ("The provided key
+ * element does not match the schema").  Long key parts are shortened to
+ * fit LMDB's 511-byte keys (see table.c); identity stays exact, order too
+ * except between sort keys sharing their first 341 encoded bytes.
+ * Errors: GT_EINVAL (msg set), GT_ENOMEM; out unchanged on error.
  */
 gt_err rn_table_key_encode(const rn_table *t, const cJSON *obj, int exact,
     gt_buf *out, char msg[RN_MSG_MAX]);
 
-/* The byte length of the key prefix shared by all items of one partition
- * (table id, hash, encoded partition key) within an encoded item key. */
-size_t rn_table_key_partition_len(const rn_table *t, const uint8_t *key,
-    size_t len);
+/*
+ * Appends a Query bound for sort-key value av to out, which holds the
+ * encoded partition prefix.  When the value is too long to be encoded
+ * exactly, the bound is widened (upper: to the end of its inline part) and
+ * *inexact is set: the caller must then check the condition on each item.
+ */
+gt_err rn_table_key_sk_bound(const rn_table *t, const cJSON *av, int upper,
+    gt_buf *out, int *inexact, char msg[RN_MSG_MAX]);
 
-/* Decodes an item key back into a new key object (owned by the caller). */
-gt_err rn_table_key_decode(const rn_table *t, const uint8_t *key, size_t len,
-    cJSON **out);
+/* A new object with only the table's key attributes of obj (owned by the
+ * caller), or NULL when one is missing or memory runs out. */
+cJSON *rn_table_key_extract(const rn_table *t, const cJSON *obj);
 
 /* The 32-bit partition hash of an encoded partition key. */
 uint32_t rn_key_hash(const uint8_t *p, size_t n);

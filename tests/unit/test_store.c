@@ -304,20 +304,65 @@ static void test_table_key_order_and_roundtrip(void **state)
 	assert_true(memcmp(a.data, b.data, GT_MIN(a.len, b.len)) < 0);
 	encode_key(t, "{\"pk\":{\"S\":\"p\"},\"sk\":{\"N\":\"10\"}}", &a);
 	assert_true(memcmp(b.data, a.data, GT_MIN(a.len, b.len)) < 0);
-	/* Both keys share the partition prefix. */
-	assert_int_equal(rn_table_key_partition_len(t, (uint8_t *)a.data, a.len),
-	    rn_table_key_partition_len(t, (uint8_t *)b.data, b.len));
-	assert_memory_equal(a.data, b.data,
-	    rn_table_key_partition_len(t, (uint8_t *)a.data, a.len));
-	/* Decoding gives the key back. */
-	assert_int_equal(rn_table_key_decode(t, (uint8_t *)a.data, a.len,
-	    &back), GT_OK);
-	text = cJSON_PrintUnformatted(back);
-	assert_string_equal(text, "{\"pk\":{\"S\":\"p\"},\"sk\":{\"N\":\"10\"}}");
-	free(text);
-	cJSON_Delete(back);
+	/* Both keys share the partition prefix: id | hash | "p" 00 01. */
+	assert_memory_equal(a.data, b.data, 11);
+	assert_int_equal(gt_get_u32be((uint8_t *)a.data), 3);
+	/* The key attributes come back out of an item. */
+	{
+		cJSON *it = cJSON_Parse("{\"pk\":{\"S\":\"p\"},\"x\":"
+		    "{\"N\":\"1\"},\"sk\":{\"N\":\"10\"}}");
+		back = rn_table_key_extract(t, it);
+		text = cJSON_PrintUnformatted(back);
+		assert_string_equal(text, "{\"pk\":{\"S\":\"p\"},\"sk\":"
+		    "{\"N\":\"10\"}}");
+		free(text);
+		cJSON_Delete(back);
+		cJSON_Delete(it);
+	}
 	gt_buf_free(&a);
 	gt_buf_free(&b);
+	rn_table_unref(t);
+}
+
+static const char desc_ss[] =
+    "{\"Id\":4,\"TableName\":\"Long\",\"CreationDateTime\":1,"
+    "\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
+    "{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}],"
+    "\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
+    "\"AttributeType\":\"S\"},{\"AttributeName\":\"sk\","
+    "\"AttributeType\":\"S\"}]}";
+
+/* Keys at DynamoDB's limits fit LMDB's 511 bytes and stay distinct. */
+static void test_table_long_keys(void **state)
+{
+	rn_table *t = table_make(desc_ss);
+	static char pk[2049], sk[1025], json[4000];
+	gt_buf a = GT_BUF_INIT, b = GT_BUF_INIT, c = GT_BUF_INIT;
+
+	(void)state;
+	memset(pk, 'p', 2048);
+	memset(sk, 's', 1024);
+	snprintf(json, sizeof(json), "{\"pk\":{\"S\":\"%s\"},\"sk\":"
+	    "{\"S\":\"%s\"}}", pk, sk);
+	encode_key(t, json, &a);
+	assert_true(a.len <= 511);
+	sk[1023] = 't'; /* differs only in its last byte */
+	snprintf(json, sizeof(json), "{\"pk\":{\"S\":\"%s\"},\"sk\":"
+	    "{\"S\":\"%s\"}}", pk, sk);
+	encode_key(t, json, &b);
+	assert_true(b.len <= 511);
+	assert_int_equal(a.len, b.len);
+	assert_memory_not_equal(a.data, b.data, a.len);
+	/* A short sort key in the same long partition shares its prefix. */
+	snprintf(json, sizeof(json), "{\"pk\":{\"S\":\"%s\"},\"sk\":"
+	    "{\"S\":\"a\"}}", pk);
+	encode_key(t, json, &c);
+	assert_memory_equal(a.data, c.data, 8 + 34);
+	/* Sort keys differing early keep their order. */
+	assert_true(memcmp(c.data, a.data, GT_MIN(a.len, c.len)) < 0);
+	gt_buf_free(&a);
+	gt_buf_free(&b);
+	gt_buf_free(&c);
 	rn_table_unref(t);
 }
 
@@ -480,6 +525,7 @@ int main(void)
 	    cmocka_unit_test(test_itemrec_roundtrip),
 	    cmocka_unit_test(test_table_key_order_and_roundtrip),
 	    cmocka_unit_test(test_table_key_errors),
+	    cmocka_unit_test(test_table_long_keys),
 	    cmocka_unit_test(test_table_names),
 	    cmocka_unit_test(test_catalog),
 	    cmocka_unit_test(test_config),
