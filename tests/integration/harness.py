@@ -1,0 +1,563 @@
+"""Integration test harness: real region-node processes on 127.0.0.1.
+
+A Node owns one region-node process, its temporary data directory and the
+file its stderr goes to.  Tests reach it through boto3 (client and resource
+API), through the AWS CLI and through raw HTTP.  Everything a Node creates
+lives under one temporary directory that is removed when the node is closed,
+and any node still open when the interpreter exits is killed and removed, so
+a failing or interrupted run leaves nothing behind.
+
+Only 127.0.0.1 is ever contacted; proxies are bypassed for it.
+
+Environment:
+  MERIDIAN_NODE     path of the region-node binary (default <repo>/bin/region-node)
+  MERIDIAN_AWS_CLI  the AWS CLI command (default "aws")
+  MERIDIAN_KEEP     when set to 1, temporary directories are kept (debugging)
+"""
+
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+HOST = "127.0.0.1"
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NODE_BIN = os.environ.get("MERIDIAN_NODE",
+                          os.path.join(REPO, "bin", "region-node"))
+AWS_CLI = os.environ.get("MERIDIAN_AWS_CLI", "aws")
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+LOG_TAIL_LINES = int(os.environ.get("MERIDIAN_LOG_TAIL", "40"))
+
+# The loopback address must never go through a proxy.
+for _var in ("NO_PROXY", "no_proxy"):
+    _cur = os.environ.get(_var, "")
+    if HOST not in _cur:
+        os.environ[_var] = (_cur + "," if _cur else "") + HOST + ",localhost"
+# boto3 must not look for credentials or regions on the machine.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+DUMMY_KEY = "AKIDMERIDIANTEST"
+DUMMY_SECRET = "meridian-test-secret"
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+
+_live_nodes = []
+_live_lock = threading.Lock()
+# Nodes touched since the current test class started: their log tails are
+# printed when a test fails.
+_recent_nodes = []
+
+
+def table_arn(name, region=REGION):
+    return "arn:aws:dynamodb:%s:%s:table/%s" % (region, ACCOUNT, name)
+
+
+class NodeError(Exception):
+    pass
+
+
+class AwsCliError(Exception):
+    def __init__(self, rc, stdout, stderr):
+        super().__init__("aws exited %d: %s" % (rc, stderr.strip()[-500:]))
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def _tail(path, lines=LOG_TAIL_LINES):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+class Node:
+    """One region-node process.
+
+    Node(durability="nosync", extra_args=(), region="us-east-1").start()
+    """
+
+    def __init__(self, durability="nosync", extra_args=(), region=REGION,
+                 binary=None, name="node"):
+        self.durability = durability
+        self.extra_args = list(extra_args)
+        self.region = region
+        self.binary = binary or NODE_BIN
+        self.name = name
+        self.root = tempfile.mkdtemp(prefix="meridian-it-")
+        self.data_dir = os.path.join(self.root, "data")
+        os.mkdir(self.data_dir)
+        self.port_file = os.path.join(self.root, "port")
+        self.log_path = os.path.join(self.root, "node.log")
+        self.aws_home = os.path.join(self.root, "awshome")
+        os.mkdir(self.aws_home)
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        self.closed = False
+        self.last_tail = ""
+        self._clients = {}
+        self._log = None
+        with _live_lock:
+            _live_nodes.append(self)
+            _recent_nodes.append(self)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def endpoint(self):
+        return "http://%s:%d" % (HOST, self.port)
+
+    def start(self):
+        if not os.path.exists(self.binary):
+            raise NodeError("region-node binary not found: %s" % self.binary)
+        if self.proc is not None and self.proc.poll() is None:
+            raise NodeError("node already running")
+        try:
+            os.unlink(self.port_file)
+        except FileNotFoundError:
+            pass
+        self.port = None
+        self._clients = {}
+        cmd = [self.binary, "--region", self.region, "--host", HOST,
+               "--port", "0", "--port-file", self.port_file,
+               "--data", self.data_dir, "--durability", self.durability]
+        cmd += self.extra_args
+        self._log = open(self.log_path, "ab")
+        self._log.write(("=== start %d: %s\n" % (self.starts, " ".join(cmd)))
+                        .encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log,
+                                     cwd=self.root)
+        self.starts += 1
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise NodeError("region-node exited with %d during start-up;"
+                                " log tail:\n%s" % (rc, _tail(self.log_path)))
+            if self.port is None:
+                self.port = self._read_port()
+            if self.port is not None:
+                try:
+                    status, _, _ = self.http_get("/health", timeout=2.0)
+                    if status == 200:
+                        return self
+                except (OSError, http.client.HTTPException):
+                    pass
+            if time.monotonic() > deadline:
+                self._kill()
+                raise NodeError("region-node not healthy within %.0f s; log "
+                                "tail:\n%s" % (START_TIMEOUT_S,
+                                               _tail(self.log_path)))
+            time.sleep(0.05)
+
+    def _read_port(self):
+        try:
+            with open(self.port_file) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        if not text.endswith("\n"):
+            return None
+        port = int(text.strip())
+        if not 0 < port < 65536:
+            raise NodeError("bad port file content %r" % text)
+        return port
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, expect_rc=0):
+        """SIGTERM, wait, and check the exit code (0 by default)."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise NodeError("region-node did not exit within %.0f s of "
+                            "SIGTERM" % STOP_TIMEOUT_S)
+        self._after_exit()
+        if expect_rc is not None and rc != expect_rc:
+            raise NodeError("region-node exited with %d after SIGTERM, "
+                            "expected %d; log tail:\n%s"
+                            % (rc, expect_rc, _tail(self.log_path)))
+        return rc
+
+    def kill9(self):
+        if self.proc is None:
+            return
+        self._kill()
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
+        self._after_exit()
+
+    def _after_exit(self):
+        self._clients = {}
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self, durability=None):
+        """Stop (SIGTERM) if running, then start on the same data dir."""
+        if self.alive():
+            self.stop()
+        if durability is not None:
+            self.durability = durability
+        return self.start()
+
+    def close(self):
+        """Kill if running and remove every temporary file.  Idempotent."""
+        if self.closed:
+            return
+        try:
+            self._kill()
+        finally:
+            self.last_tail = _tail(self.log_path)
+            if os.environ.get("MERIDIAN_KEEP") != "1":
+                shutil.rmtree(self.root, ignore_errors=True)
+            self.closed = True
+            with _live_lock:
+                if self in _live_nodes:
+                    _live_nodes.remove(self)
+
+    def log_tail(self, lines=LOG_TAIL_LINES):
+        if self.closed:
+            return self.last_tail
+        return _tail(self.log_path, lines)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # -------------------------------------------------------------- clients
+
+    def config(self, validate=True, read_timeout=20):
+        return botocore.config.Config(
+            region_name=REGION,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=3, read_timeout=read_timeout,
+            parameter_validation=validate,
+            max_pool_connections=16)
+
+    def client(self, validate=True, fresh=False):
+        """A boto3 DynamoDB client for this node (retries disabled).
+
+        validate=False turns off botocore's parameter validation so that
+        invalid requests reach the server.  fresh=True builds a new client on
+        its own session (for use from another thread)."""
+        key = ("client", validate)
+        if not fresh and key in self._clients:
+            return self._clients[key]
+        session = boto3.session.Session(aws_access_key_id=DUMMY_KEY,
+                                        aws_secret_access_key=DUMMY_SECRET,
+                                        region_name=REGION)
+        c = session.client("dynamodb", endpoint_url=self.endpoint,
+                           config=self.config(validate))
+        if not fresh:
+            self._clients[key] = c
+        return c
+
+    def resource(self):
+        key = ("resource",)
+        if key in self._clients:
+            return self._clients[key]
+        session = boto3.session.Session(aws_access_key_id=DUMMY_KEY,
+                                        aws_secret_access_key=DUMMY_SECRET,
+                                        region_name=REGION)
+        r = session.resource("dynamodb", endpoint_url=self.endpoint,
+                             config=self.config())
+        self._clients[key] = r
+        return r
+
+    def aws_env(self):
+        env = dict(os.environ)
+        env.update({
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": os.path.join(self.aws_home, "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.aws_home,
+                                                        "credentials"),
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_RETRY_MODE": "standard",
+            "AWS_PAGER": "",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        return env
+
+    def aws_run(self, *args, timeout=60):
+        """Runs `aws dynamodb ARGS --endpoint-url E --output json`;
+        returns (rc, stdout, stderr)."""
+        cmd = [AWS_CLI, "dynamodb"] + [str(a) for a in args] + [
+            "--endpoint-url", self.endpoint, "--output", "json"]
+        p = subprocess.run(cmd, env=self.aws_env(), capture_output=True,
+                           text=True, timeout=timeout, cwd=self.root)
+        return p.returncode, p.stdout, p.stderr
+
+    def aws(self, *args, timeout=60):
+        """Runs the AWS CLI and returns its parsed JSON output (None when it
+        prints nothing).  Raises AwsCliError on a non-zero exit."""
+        rc, out, err = self.aws_run(*args, timeout=timeout)
+        if rc != 0:
+            raise AwsCliError(rc, out, err)
+        out = out.strip()
+        return json.loads(out) if out else None
+
+    def aws_fail(self, *args, timeout=60):
+        """Runs the AWS CLI expecting failure; returns (rc, stderr)."""
+        rc, out, err = self.aws_run(*args, timeout=timeout)
+        if rc == 0:
+            raise AssertionError("aws %s succeeded unexpectedly: %s"
+                                 % (" ".join(map(str, args)), out[:500]))
+        return rc, err
+
+    # ------------------------------------------------------------- raw HTTP
+
+    def http_get(self, path, timeout=5.0):
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def raw(self, target, body, headers=None, timeout=20.0):
+        """POST / with DynamoDB's JSON 1.0 headers.  body is bytes or str;
+        target the whole X-Amz-Target value (None omits the header).
+        Returns (status, headers, parsed JSON or raw bytes)."""
+        if isinstance(body, str):
+            body = body.encode()
+        h = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s/%s/dynamodb/"
+                             "aws4_request, SignedHeaders=content-type;host;"
+                             "x-amz-date;x-amz-target, Signature=%s"
+                             % (DUMMY_KEY, time.strftime("%Y%m%d"), REGION,
+                                "0" * 64),
+        }
+        if target is not None:
+            h["X-Amz-Target"] = target
+        if headers:
+            h.update(headers)
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request("POST", "/", body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            rh = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            conn.close()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data
+        return r.status, rh, parsed
+
+    def healthy(self):
+        try:
+            status, _, _ = self.http_get("/health", timeout=5.0)
+            return status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
+
+def cleanup_all():
+    with _live_lock:
+        nodes = list(_live_nodes)
+    for n in nodes:
+        try:
+            n.close()
+        except Exception:
+            pass
+
+
+atexit.register(cleanup_all)
+
+
+def print_recent_logs(stream=None):
+    stream = stream or sys.stderr
+    for n in list(_recent_nodes):
+        tail = n.log_tail()
+        stream.write("----- %s log tail (%s) -----\n%s\n-----\n"
+                     % (n.name, "closed" if n.closed else
+                        ("running" if n.alive() else "stopped"), tail))
+
+
+# ----------------------------------------------------------------- test base
+
+class NodeTestCase(unittest.TestCase):
+    """A test class sharing one node (cls.node, cls.c client, cls.cn client
+    without parameter validation, cls.r resource).  Set NODE_ARGS or
+    DURABILITY on the subclass to change how it starts; START_NODE = False
+    makes the tests start their own nodes."""
+
+    START_NODE = True
+    DURABILITY = "nosync"
+    NODE_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        del _recent_nodes[:]
+        cls.node = None
+        if cls.START_NODE:
+            cls.node = Node(durability=cls.DURABILITY,
+                            extra_args=cls.NODE_ARGS,
+                            name=cls.__name__)
+            cls.addClassCleanup(cls.node.close)
+            cls.node.start()
+            cls.c = cls.node.client()
+            cls.cn = cls.node.client(validate=False)
+            cls.r = cls.node.resource()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.node is not None and cls.node.alive():
+            cls.node.stop()
+
+    def new_node(self, **kw):
+        """A node owned by this test, closed (and removed) after it."""
+        n = Node(**kw)
+        self.addCleanup(n.close)
+        return n.start()
+
+    def run(self, result=None):
+        before = 0
+        if result is not None:
+            before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        if result is not None and \
+                len(result.failures) + len(result.errors) > before:
+            sys.stderr.write("\n[%s failed]\n" % self.id())
+            print_recent_logs()
+        return out
+
+    # ------------------------------------------------------------- helpers
+
+    def assertAwsError(self, code, fn, *args, message=None,
+                       message_contains=None, **kwargs):
+        """Calls fn and asserts a botocore ClientError with this code (and
+        exact message / message substring when given).  Returns the error
+        response."""
+        try:
+            fn(*args, **kwargs)
+        except botocore.exceptions.ClientError as e:
+            err = e.response.get("Error", {})
+            self.assertEqual(err.get("Code"), code,
+                             "wrong error code; message=%r" %
+                             err.get("Message"))
+            self.assertEqual(
+                e.response["ResponseMetadata"]["HTTPStatusCode"],
+                500 if code in ("InternalServerError",) else 400)
+            if message is not None:
+                self.assertEqual(err.get("Message"), message)
+            if message_contains is not None:
+                self.assertIn(message_contains.lower(),
+                              (err.get("Message") or "").lower())
+            return e.response
+        self.fail("expected %s, call succeeded" % code)
+
+    def create_table(self, name, hash_key=("pk", "S"), range_key=None,
+                     client=None, wait=True, **extra):
+        c = client or self.c
+        attrs = [{"AttributeName": hash_key[0],
+                  "AttributeType": hash_key[1]}]
+        ks = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
+        if range_key is not None:
+            attrs.append({"AttributeName": range_key[0],
+                          "AttributeType": range_key[1]})
+            ks.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
+        if "ProvisionedThroughput" not in extra and "BillingMode" not in extra:
+            extra["BillingMode"] = "PAY_PER_REQUEST"
+        resp = c.create_table(TableName=name, AttributeDefinitions=attrs,
+                              KeySchema=ks, **extra)
+        if wait:
+            c.get_waiter("table_exists").wait(
+                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+        return resp
+
+    def batch_put(self, table, items, client=None):
+        """Puts items (client wire format) 25 at a time; retries
+        UnprocessedItems a bounded number of times."""
+        c = client or self.c
+        for i in range(0, len(items), 25):
+            req = {table: [{"PutRequest": {"Item": it}}
+                           for it in items[i:i + 25]]}
+            for _ in range(10):
+                resp = c.batch_write_item(RequestItems=req)
+                req = resp.get("UnprocessedItems") or {}
+                if not req:
+                    break
+            self.assertEqual(req, {}, "unprocessed items remain")
+
+    def scan_all(self, table, client=None, **kw):
+        c = client or self.c
+        items = []
+        args = dict(TableName=table, **kw)
+        for _ in range(100000):
+            resp = c.scan(**args)
+            items.extend(resp.get("Items", []))
+            lek = resp.get("LastEvaluatedKey")
+            if not lek:
+                return items
+            args["ExclusiveStartKey"] = lek
+        self.fail("scan did not terminate")
+
+
+def item_size(item):
+    """DynamoDB's item size for a wire-format item, roughly (names + values)
+    — enough for the bounds these tests check."""
+    def vsize(v):
+        (t, x), = v.items()
+        if t == "S":
+            return len(x.encode())
+        if t == "B":
+            return len(x) if isinstance(x, (bytes, bytearray)) else \
+                len(x) * 3 // 4
+        if t == "N":
+            return len(x) // 2 + 2
+        if t in ("BOOL", "NULL"):
+            return 1
+        if t in ("SS", "NS", "BS"):
+            return sum(vsize({t[0]: e}) for e in x)
+        if t == "L":
+            return 3 + sum(1 + vsize(e) for e in x)
+        if t == "M":
+            return 3 + sum(len(k.encode()) + 1 + vsize(e)
+                           for k, e in x.items())
+        return 0
+    return sum(len(k.encode()) + vsize(v) for k, v in item.items())
