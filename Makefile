@@ -112,6 +112,29 @@ bench: deps
 	@$(MAKE) --no-print-directory $(NODE) $(O)/bench/bare $(O)/bench/loadgen
 	bash bench/run.sh
 
+# libFuzzer targets: each tests/fuzz/fuzz_X.c is built with clang against
+# the library sources and run for FUZZ_SECONDS with its corpus directory.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_SRCS := $(filter-out region-node/http.c,$(LIB_SRCS))
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 $(INCS) -pthread \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+	  n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      build/fuzz/corpus-$$n > build/fuzz/$$n.log 2>&1; then \
+	    tail -40 build/fuzz/$$n.log; exit 1; fi; \
+	  grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; \
+	done
+
 $(O)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -558,6 +558,18 @@ void rn_op_query(rn_call *c, cJSON *req)
 		rn_call_fail_err(c, err, msg);
 		goto out;
 	}
+	if (q.filter != NULL) {
+		const char *kn[2] = {q.t->hash.name, q.t->range.name};
+		for (int i = 0; i < 2; i++) {
+			if (kn[i][0] == '\0' ||
+			    !rn_expr_cond_refers(q.filter, kn[i]))
+				continue;
+			rn_call_error(c, 400, RN_E_VALIDATION, "Filter "
+			    "Expression can only contain non-primary key "
+			    "attributes: Primary key attribute: %s", kn[i]);
+			goto out;
+		}
+	}
 	if (query_range(c, &q, &kc) != 0 ||
 	    start_key(c, req, q.t, &esk, &has_esk) != 0)
 		goto out;

@@ -161,6 +161,7 @@ static int billing_parse(rn_call *c, const cJSON *req, const char *deflt,
 	const char *bm = deflt;
 	cJSON *pt = NULL, *x;
 	long long rcu = 0, wcu = 0;
+	char mode[16];
 
 	if (rn_req_str(c, req, "BillingMode", "billingMode", 0, &bm) != 0 ||
 	    rn_req_obj(c, req, "ProvisionedThroughput",
@@ -197,9 +198,12 @@ static int billing_parse(rn_call *c, const cJSON *req, const char *deflt,
 		    "PAY_PER_REQUEST");
 		return -1;
 	}
+	/* bm may point into desc's own entry (UpdateTable's default), so it
+	 * is copied before that entry goes. */
+	snprintf(mode, sizeof(mode), "%s", bm);
 	cJSON_DeleteItemFromObjectCaseSensitive(desc, "BillingMode");
 	cJSON_DeleteItemFromObjectCaseSensitive(desc, "ProvisionedThroughput");
-	cJSON_AddStringToObject(desc, "BillingMode", bm);
+	cJSON_AddStringToObject(desc, "BillingMode", mode);
 	x = cJSON_AddObjectToObject(desc, "ProvisionedThroughput");
 	if (x == NULL)
 		return -1;
@@ -770,8 +774,9 @@ void rn_op_update_table(rn_call *c, cJSON *req)
 	    cJSON_GetObjectItemCaseSensitive(req, "ProvisionedThroughput")) {
 		const cJSON *old = cJSON_GetObjectItemCaseSensitive(desc,
 		    "BillingMode");
-		const char *deflt = cJSON_IsString(old) ? old->valuestring :
-		    "PROVISIONED";
+		char deflt[16];
+		snprintf(deflt, sizeof(deflt), "%s", cJSON_IsString(old) ?
+		    old->valuestring : "PROVISIONED");
 		int to_ppr;
 		if (billing_parse(c, req, deflt, desc) != 0)
 			goto fail;

@@ -283,7 +283,7 @@ static void test_stamp_cmp(void **state)
 static void test_vv_set_get(void **state)
 {
 	cf_vv vv = CF_VV_INIT, before;
-	char name[8];
+	char name[16];
 	int i;
 
 	(void)state;
@@ -425,7 +425,7 @@ static void test_vv_compare_merge(void **state)
 static void test_vv_merge_limit(void **state)
 {
 	cf_vv a = CF_VV_INIT, b = CF_VV_INIT, before;
-	char name[8];
+	char name[16];
 	int i;
 
 	(void)state;
@@ -597,7 +597,7 @@ static void test_resolve_errors(void **state)
 	cf_version in = mkver(0, 200, "B", "B=1");
 	cf_version bad;
 	cf_decision d, before;
-	char name[8];
+	char name[16];
 	int i;
 
 	(void)state;
@@ -633,7 +633,7 @@ static void test_version_write(void **state)
 {
 	cf_clock c = {0, 0}, before_c;
 	cf_version none, v1, v2, stored, out;
-	char name[8];
+	char name[16];
 	int i;
 
 	(void)state;
