@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# bench/run.sh — the benchmark behind `make bench`.
+#
+# For each durability mode it starts a region node and the bare NNG HTTP
+# server (bench/bare.c: same HTTP stack and JSON parse, no storage) on
+# 127.0.0.1 with ephemeral ports, creates the table, and runs the same load
+# against both: PutItem of fresh keys, then GetItem of the keys just written.
+# It prints requests/s and p50/p99 latency of each, and the ratio node/bare,
+# which is what carries from one machine to another.
+#
+# It builds nothing: `make bench` has built the binaries.  Environment:
+#   BENCH_SECONDS      seconds per load phase (5)
+#   BENCH_CONNS        keep-alive connections of the load generator (16)
+#   BENCH_DURABILITY   durability modes to measure ("nosync sync")
+#   BENCH_MAX_REQUESTS request bound per phase (5000000)
+#   BENCH_STRICT       1: exit non-zero when a target ratio is missed
+#   O                  the Makefile's build directory (build)
+# Everything it starts is stopped, and its temporary directory removed, on
+# exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+O=${O:-build}
+BARE=$O/bench/bare
+LOADGEN=$O/bench/loadgen
+if [ "$O" = build ]; then NODE=bin/region-node; else NODE=$O/bin/region-node; fi
+SECONDS_EACH=${BENCH_SECONDS:-5}
+CONNS=${BENCH_CONNS:-16}
+MODES=${BENCH_DURABILITY:-nosync sync}
+MAX_REQUESTS=${BENCH_MAX_REQUESTS:-5000000}
+STRICT=${BENCH_STRICT:-0}
+TABLE=bench
+
+# The targets: GetItem at >= 80% of the bare server in every mode, PutItem
+# at >= 50% in nosync mode.  Sync PutItem is reported without a target.
+TARGET_GET=0.80
+TARGET_PUT_NOSYNC=0.50
+
+for bin in "$BARE" "$LOADGEN" "$NODE"; do
+	if [ ! -x "$bin" ]; then
+		echo "bench: $bin is missing; run 'make bench'" >&2
+		exit 2
+	fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-bench.XXXXXX")
+PIDS=()
+
+# fail MESSAGE: reports a failure; the run goes on and exits 1 at the end.
+# A file, not a variable, because load() runs in command substitutions.
+fail() {
+	echo "bench: $*" >&2
+	: >"$TMP/failed"
+}
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_port FILE PID: prints the port once PID has written it to FILE.
+wait_port() {
+	local file=$1 pid=$2 i
+	for i in $(seq 1 100); do
+		if [ -s "$file" ]; then
+			tr -d '[:space:]' <"$file"
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop PID NAME: SIGTERM, then at most 10 s for a clean exit (status 0).
+stop() {
+	local pid=$1 name=$2 i rc=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "$name did not stop on SIGTERM; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "$name exited with status $rc"
+	fi
+	local keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# field LINE KEY: the value of KEY=... in a loadgen result line.
+field() {
+	local kv
+	for kv in $1; do
+		case $kv in "$2="*) echo "${kv#*=}"; return 0 ;; esac
+	done
+	echo 0
+}
+
+# load PORT OP [ARGS...]: one bounded loadgen run; prints its result line.
+load() {
+	local port=$1 op=$2 line rc=0
+	shift 2
+	line=$(timeout $((${SECONDS_EACH%.*} + 60)) "$LOADGEN" --op "$op" \
+	    --port "$port" --table "$TABLE" --conns "$CONNS" \
+	    --seconds "$SECONDS_EACH" --max-requests "$MAX_REQUESTS" \
+	    "$@") || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "loadgen --op $op on port $port: status $rc"
+	fi
+	echo "$line"
+}
+
+# record MODE TARGET LINE: appends one loadgen result to the results file.
+record() {
+	local mode=$1 target=$2 line=$3
+	[ -n "$line" ] || return 0
+	echo "$mode $(field "$line" op) $target $(field "$line" rps)" \
+	    "$(field "$line" p50_us) $(field "$line" p99_us)" \
+	    "$(field "$line" errors) $(field "$line" misses)" \
+	    "$(field "$line" reconnects)" >>"$TMP/results"
+	echo "  $mode $target: $line" >&2
+}
+
+# put_then_get MODE BARE_PORT NODE_PORT: the load, bare and node phases
+# interleaved so that a burst of other work on the machine falls on both
+# sides of a ratio rather than on one.
+put_then_get() {
+	local mode=$1 bare_port=$2 node_port=$3 line keys_bare keys_node
+	load "$bare_port" create-table >/dev/null
+	load "$node_port" create-table >/dev/null
+	line=$(load "$bare_port" put)
+	keys_bare=$(field "$line" keys_per_conn_min)
+	record "$mode" bare "$line"
+	line=$(load "$node_port" put)
+	keys_node=$(field "$line" keys_per_conn_min)
+	record "$mode" node "$line"
+	[ "$keys_bare" -gt 0 ] 2>/dev/null || keys_bare=1
+	[ "$keys_node" -gt 0 ] 2>/dev/null || keys_node=1
+	record "$mode" bare "$(load "$bare_port" get --keys "$keys_bare")"
+	record "$mode" node "$(load "$node_port" get --keys "$keys_node")"
+}
+
+# bench_durability MODE: bare and node side by side in one durability mode.
+bench_durability() {
+	local mode=$1 dir=$TMP/$1 bare_pid node_pid bare_port node_port
+	mkdir -p "$dir/data"
+
+	"$BARE" --port 0 --port-file "$dir/bare.port" 2>"$dir/bare.log" &
+	bare_pid=$!
+	PIDS+=("$bare_pid")
+	"$NODE" --port 0 --port-file "$dir/node.port" --data "$dir/data" \
+	    --durability "$mode" --log-level warn 2>"$dir/node.log" &
+	node_pid=$!
+	PIDS+=("$node_pid")
+
+	if ! bare_port=$(wait_port "$dir/bare.port" "$bare_pid"); then
+		echo "bench: bare server did not start" >&2
+		cat "$dir/bare.log" >&2
+		exit 1
+	fi
+	if ! node_port=$(wait_port "$dir/node.port" "$node_pid"); then
+		echo "bench: region-node did not start" >&2
+		tail -n 20 "$dir/node.log" >&2
+		exit 1
+	fi
+
+	put_then_get "$mode" "$bare_port" "$node_port"
+
+	stop "$node_pid" region-node
+	stop "$bare_pid" bare
+	if grep -q ERROR "$dir/node.log"; then
+		echo "bench: region-node logged errors ($mode):" >&2
+		grep ERROR "$dir/node.log" | head -n 5 >&2
+	fi
+}
+
+# bench_replication: the place for the replication benchmark (two or three
+# region nodes on 127.0.0.1 replicating one table: put rate at the origin
+# with replication on versus off, and replication lag p50/p99 from the
+# nodes' metrics).  It appends lines to $TMP/results with record().
+# Nothing is measured here yet.
+bench_replication() {
+	return 0
+}
+
+# report: the table, with the ratio node/bare and the targets.
+report() {
+	echo
+	printf '%-7s %-4s %-6s %9s %8s %8s %7s  %-10s %s\n' durabil op target \
+	    rps p50_us p99_us errors node/bare goal
+	awk -v tg="$TARGET_GET" -v tp="$TARGET_PUT_NOSYNC" '
+	{
+		key = $1 " " $2
+		if ($3 == "bare") bare[key] = $4
+		row[NR] = $0
+	}
+	END {
+		miss = 0
+		for (i = 1; i <= NR; i++) {
+			split(row[i], f, " ")
+			key = f[1] " " f[2]
+			ratio = ""; goal = ""
+			if (f[3] != "bare" && bare[key] > 0) {
+				r = f[4] / bare[key]
+				ratio = sprintf("%.2f", r)
+				t = ""
+				if (f[2] == "get") t = tg
+				if (f[2] == "put" && f[1] == "nosync") t = tp
+				if (t != "") {
+					ok = r >= t
+					goal = sprintf(">=%.2f %s", t,
+					    ok ? "ok" : "MISSED")
+					if (!ok) miss = 1
+				}
+			}
+			out = sprintf("%-7s %-4s %-6s %9d %8d %8d %7d  %-10s %s",
+			    f[1], f[2], f[3], f[4], f[5], f[6], f[7], ratio,
+			    goal)
+			sub(/ +$/, "", out)
+			print out
+			if (f[8] > 0)
+				printf "        (%d GetItem misses)\n", f[8]
+		}
+		exit miss ? 3 : 0
+	}' "$TMP/results"
+}
+
+echo "bench: ${SECONDS_EACH}s per phase, $CONNS connections," \
+    "durability: $MODES" >&2
+# Load generator and servers share this machine's cores; other work running
+# at the same time moves the figures, so say so when there is some.
+read -r load1 _ </proc/loadavg || load1=0
+if awk -v l="$load1" 'BEGIN { exit !(l >= 1.0) }'; then
+	echo "bench: load average is $load1 before starting;" \
+	    "other work on this machine will make the figures noisy" >&2
+fi
+: >"$TMP/results"
+for mode in $MODES; do
+	bench_durability "$mode"
+done
+bench_replication
+
+rc=0
+report || rc=$?
+if [ "$rc" -eq 3 ]; then
+	echo "bench: a target ratio was missed" >&2
+	if [ "$STRICT" = 1 ]; then : >"$TMP/failed"; fi
+elif [ "$rc" -ne 0 ]; then
+	: >"$TMP/failed"
+fi
+if [ -e "$TMP/failed" ]; then
+	echo "bench: FAILED (see messages above)" >&2
+	exit 1
+fi
