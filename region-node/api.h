@@ -66,6 +66,7 @@ typedef struct rn_node {
 	rn_catalog catalog;
 	cf_clock clock;      /* writer thread only */
 	uint32_t next_table_id; /* writer thread only */
+	int global_tables;   /* CreateTable/DeleteTable replicate (cluster) */
 	rn_op_stats ops[RN_OP_COUNT_];
 	_Atomic uint64_t bad_requests; /* unparseable before dispatch */
 } rn_node;

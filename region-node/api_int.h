@@ -66,6 +66,23 @@ gt_err rn_stats_read(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
 gt_err rn_stats_add(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
     int64_t dcount, int64_t dbytes);
 
+/*
+ * Creates a table inside a write transaction (writer thread): allocates its
+ * local id and stores desc (copied; an "Id" member is replaced).  When the
+ * node replicates tables, a TABLE_CREATE change record is appended: a local
+ * one when from is NULL, else a copy of from (the replicated record).
+ * *out is a new descriptor for the caller to publish after commit.
+ * Errors: GT_EEXIST (the name is taken), GT_ECORRUPT, GT_ENOMEM, LMDB.
+ */
+gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
+    const rn_logrec *from, rn_table **out);
+
+/* Deletes table t and all its items inside a write transaction, logging a
+ * TABLE_DELETE record like rn_table_create_txn.  The caller removes it from
+ * the catalog after commit. */
+gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    const rn_logrec *from);
+
 /* Control-plane and data-plane handlers. */
 void rn_op_create_table(rn_call *c, cJSON *req);
 void rn_op_describe_table(rn_call *c, cJSON *req);

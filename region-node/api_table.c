@@ -6,6 +6,7 @@
  * waiters and SDK helpers that poll for ACTIVE return at their first poll.
  */
 #include "api_int.h"
+#include "items.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,46 +354,111 @@ static gt_err next_table_id(MDB_txn *txn, const rn_dbs *dbs, uint32_t *out)
 	return GT_OK;
 }
 
-static gt_err create_write(rn_store *s, MDB_txn *txn, rn_write *w)
+/* Appends a table record (create or delete) to the change log. */
+static gt_err table_log(rn_node *n, MDB_txn *txn, uint8_t op,
+    const rn_table *t, const cJSON *desc, const rn_logrec *from)
 {
-	rn_call *c = w->arg;
-	create_state *st = c->state;
-	const rn_dbs *dbs = rn_store_dbs(s);
-	MDB_val k = {strlen(st->name), st->name}, v;
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	gt_buf key = GT_BUF_INIT;
+	char *img = cJSON_PrintUnformatted(desc);
+	rn_logrec r;
+	uint64_t seq;
+	gt_err err;
+
+	if (img == NULL)
+		return GT_ENOMEM;
+	gt_buf_puts(&key, "{\"TableName\":");
+	gt_buf_json_str(&key, t->name, strlen(t->name));
+	gt_buf_putc(&key, '}');
+	seq = rn_store_seq_next(n->store);
+	memset(&r, 0, sizeof(r));
+	if (from != NULL) {
+		r = *from;
+		r.flags |= RN_LOG_F_REPLICATED;
+		r.old_img = NULL;
+		r.old_len = 0;
+	} else {
+		r.hlc = cf_clock_now(&n->clock, gt_wall_ms());
+		r.origin = n->region;
+		r.origin_len = strlen(n->region);
+		r.origin_seq = seq;
+	}
+	r.op = op;
+	r.table_id = t->id;
+	r.table = t->name;
+	r.table_len = strlen(t->name);
+	r.key = key.data;
+	r.key_len = key.len;
+	r.new_img = img;
+	r.new_len = strlen(img);
+	r.meta = NULL;
+	r.meta_len = 0;
+	err = gt_buf_ok(&key) ? rn_log_put(txn, dbs, seq, &r) : GT_ENOMEM;
+	free(img);
+	gt_buf_free(&key);
+	return err;
+}
+
+gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
+    const rn_logrec *from, rn_table **out)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(desc, "TableName");
+	MDB_val k, v;
 	rn_table *t = NULL;
-	cJSON *desc;
+	cJSON *copy;
 	uint32_t id = 0;
 	gt_err err;
 	int rc;
 
+	if (!cJSON_IsString(nm))
+		return GT_ECORRUPT;
+	k.mv_size = strlen(nm->valuestring);
+	k.mv_data = nm->valuestring;
 	rc = mdb_get(txn, dbs->tables, &k, &v);
-	if (rc == MDB_SUCCESS) {
-		rn_call_error(c, 400, RN_E_IN_USE, "Table already exists: %s",
-		    st->name);
-		w->result = GT_EEXIST;
-		return GT_OK;
-	}
+	if (rc == MDB_SUCCESS)
+		return GT_EEXIST;
 	if (rc != MDB_NOTFOUND)
 		return rn_mdb_err(rc);
 	err = next_table_id(txn, dbs, &id);
 	if (err != GT_OK)
 		return err;
-	cJSON_AddNumberToObject(st->desc, "Id", (double)id);
-	desc = cJSON_Duplicate(st->desc, 1);
-	if (desc == NULL)
+	copy = cJSON_Duplicate(desc, 1);
+	if (copy == NULL)
 		return GT_ENOMEM;
-	err = rn_table_from_json(desc, &t);
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Id");
+	cJSON_AddNumberToObject(copy, "Id", (double)id);
+	err = rn_table_from_json(copy, &t);
 	if (err != GT_OK) {
-		cJSON_Delete(desc);
+		cJSON_Delete(copy);
 		return err;
 	}
 	err = table_put_desc(txn, dbs, t);
+	if (err == GT_OK && (n->global_tables || from != NULL))
+		err = table_log(n, txn, RN_LOG_TABLE_CREATE, t, t->desc, from);
 	if (err != GT_OK) {
 		rn_table_unref(t);
 		return err;
 	}
-	st->made = t;
+	*out = t;
 	return GT_OK;
+}
+
+static gt_err create_write(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	rn_call *c = w->arg;
+	create_state *st = c->state;
+	gt_err err;
+
+	(void)s;
+	err = rn_table_create_txn(c->node, txn, st->desc, NULL, &st->made);
+	if (err == GT_EEXIST) {
+		rn_call_error(c, 400, RN_E_IN_USE, "Table already exists: %s",
+		    st->name);
+		w->result = GT_EEXIST;
+		return GT_OK;
+	}
+	return err;
 }
 
 static void create_done(rn_write *w, gt_err commit_err)
@@ -634,17 +700,37 @@ static gt_err table_drop_items(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
 	return err;
 }
 
-static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)
+gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    const rn_logrec *from)
 {
-	rn_call *c = w->arg;
-	table_state *st = c->state;
-	const rn_dbs *dbs = rn_store_dbs(s);
-	MDB_val k = {strlen(st->t->name), st->t->name};
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	MDB_val k = {strlen(t->name), (void *)(uintptr_t)t->name};
 	uint8_t kb[4];
 	MDB_val sk = {4, kb};
 	gt_err err;
 	int rc;
 
+	err = table_drop_items(txn, dbs, t->id);
+	if (err != GT_OK)
+		return err;
+	rc = mdb_del(txn, dbs->tables, &k, NULL);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	gt_put_u32be(kb, t->id);
+	rc = mdb_del(txn, dbs->stats, &sk, NULL);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return rn_mdb_err(rc);
+	if (n->global_tables || from != NULL)
+		return table_log(n, txn, RN_LOG_TABLE_DELETE, t, t->desc, from);
+	return GT_OK;
+}
+
+static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	rn_call *c = w->arg;
+	table_state *st = c->state;
+
+	(void)s;
 	if (!rn_table_is_current(c->node, st->t)) {
 		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
 		    "found: Table: %s not found", st->t->name);
@@ -653,17 +739,7 @@ static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)
 	}
 	/* The answer describes the table as it was, counts included. */
 	answer_table(c, "TableDescription", st->t, "DELETING");
-	err = table_drop_items(txn, dbs, st->t->id);
-	if (err != GT_OK)
-		return err;
-	rc = mdb_del(txn, dbs->tables, &k, NULL);
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	gt_put_u32be(kb, st->t->id);
-	rc = mdb_del(txn, dbs->stats, &sk, NULL);
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		return rn_mdb_err(rc);
-	return GT_OK;
+	return rn_table_drop_txn(c->node, txn, st->t, NULL);
 }
 
 static void delete_done(rn_write *w, gt_err commit_err)

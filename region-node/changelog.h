@@ -10,7 +10,9 @@
  * Change record, format 1:
  *   off  size  field
  *   0    1     format (1)
- *   1    1     op: 1 PUT (insert or replace), 2 DELETE
+ *   1    1     op: 1 PUT (insert or replace), 2 DELETE, 3 TABLE_CREATE,
+ *                   4 TABLE_DELETE (table records: key = {"TableName":
+ *                   ...}, new image = the table descriptor)
  *   2    1     flags: bit 0 REPLICATED (originated in another region),
  *                     bit 1 SERVICE (a delete made by the TTL sweeper)
  *   3    8     hlc: the change's hybrid timestamp (conflict.h)
@@ -37,7 +39,12 @@
 
 #define RN_LOG_FORMAT 1u
 
-enum { RN_LOG_PUT = 1, RN_LOG_DELETE = 2 };
+enum {
+	RN_LOG_PUT = 1,
+	RN_LOG_DELETE = 2,
+	RN_LOG_TABLE_CREATE = 3,
+	RN_LOG_TABLE_DELETE = 4
+};
 enum { RN_LOG_F_REPLICATED = 1, RN_LOG_F_SERVICE = 2 };
 
 /* A decoded change record.  Byte fields point into the encoded record

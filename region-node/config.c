@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum opt_type { OPT_STR, OPT_UINT, OPT_ENUM } opt_type;
+typedef enum opt_type { OPT_STR, OPT_UINT, OPT_ENUM, OPT_BOOL } opt_type;
 
 typedef struct opt {
 	const char *name;    /* JSON key; the flag is --name with '-' for '_' */
@@ -44,6 +44,16 @@ static const opt opts[] = {
      "65536", NULL, "largest size the data file may grow to (MiB; sparse)"},
     {"batch_max", OPT_UINT, F(batch_max), 1, 65536, "512", NULL,
      "most writes in one group commit"},
+    {"replication", OPT_STR, F(replication), 0, 0, "", NULL,
+     "replication listen URL (tcp://host:port); empty: no replication"},
+    {"cluster_key", OPT_STR, F(cluster_key), 0, 0, "", NULL,
+     "shared secret authenticating replication frames (HMAC-SHA256)"},
+    {"global_tables", OPT_BOOL, F(global_tables), 0, 1, "false", NULL,
+     "make every table created here a global table in all regions"},
+    {"repl_wait_ms", OPT_UINT, F(repl_wait_ms), 10, 60000, "1000", NULL,
+     "how long a replication pull waits for new writes (ms)"},
+    {"repl_batch_kb", OPT_UINT, F(repl_batch_kb), 16, 4096, "1024", NULL,
+     "most change-record data in one replication batch (KiB)"},
 };
 
 static int opt_set(const opt *o, rn_config *c, const char *val, char *err,
@@ -75,6 +85,18 @@ static int opt_set(const opt *o, rn_config *c, const char *val, char *err,
 		    o->choices);
 		return -1;
 	}
+	case OPT_BOOL:
+		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0) {
+			*(unsigned *)(void *)dst = 1;
+			return 0;
+		}
+		if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0) {
+			*(unsigned *)(void *)dst = 0;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: '%s' is not true or false", o->name,
+		    val);
+		return -1;
 	case OPT_UINT: {
 		char *end;
 		unsigned long v;
@@ -111,13 +133,42 @@ static const opt *opt_find(const char *name, size_t len)
 	return NULL;
 }
 
-static int config_file_load(const char *path, rn_config *c, char *err,
-    size_t errlen)
+/* Sets option o from a JSON value: numbers for OPT_UINT, booleans for
+ * OPT_BOOL, strings otherwise. */
+static int opt_set_json(const opt *o, rn_config *c, const cJSON *e,
+    const char *where, char *err, size_t errlen)
+{
+	char num[32];
+	const char *val;
+
+	if (o->type == OPT_UINT && cJSON_IsNumber(e)) {
+		snprintf(num, sizeof(num), "%.0f", e->valuedouble);
+		if (e->valuedouble != (double)(long long)e->valuedouble)
+			num[0] = 'x';
+		val = num;
+	} else if (o->type == OPT_BOOL && cJSON_IsBool(e)) {
+		val = cJSON_IsTrue(e) ? "true" : "false";
+	} else if ((o->type == OPT_STR || o->type == OPT_ENUM) &&
+	    cJSON_IsString(e)) {
+		val = e->valuestring;
+	} else {
+		snprintf(err, errlen, "%s: '%s' must be a %s", where, e->string,
+		    o->type == OPT_UINT ? "number" : o->type == OPT_BOOL ?
+		    "boolean" : "string");
+		return -1;
+	}
+	return opt_set(o, c, val, err, errlen);
+}
+
+/* Loads the file's top-level options into c; hands back its "regions"
+ * list (owned by the caller) when there is one. */
+static int config_file_load(const char *path, rn_config *c, cJSON **regions,
+    char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	gt_buf text = GT_BUF_INIT;
 	cJSON *root = NULL, *e;
-	char chunk[4096];
+	char chunk[4096], where[RN_PATH_MAX + 16];
 	size_t n;
 	int rv = -1;
 
@@ -129,36 +180,32 @@ static int config_file_load(const char *path, rn_config *c, char *err,
 	    text.len < 1024 * 1024)
 		gt_buf_append(&text, chunk, n);
 	fclose(f);
+	snprintf(where, sizeof(where), "config %s", path);
 	root = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
 	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "config %s: not a JSON object", path);
+		snprintf(err, errlen, "%s: not a JSON object", where);
 		goto out;
 	}
 	cJSON_ArrayForEach(e, root) {
-		const opt *o = opt_find(e->string, strlen(e->string));
-		char num[32];
-		const char *val;
+		const opt *o;
+		if (strcmp(e->string, "regions") == 0) {
+			if (!cJSON_IsArray(e)) {
+				snprintf(err, errlen, "%s: 'regions' must be a "
+				    "list", where);
+				goto out;
+			}
+			continue;
+		}
+		o = opt_find(e->string, strlen(e->string));
 		if (o == NULL || strchr(e->string, '-') != NULL) {
-			snprintf(err, errlen, "config %s: unknown key '%s'",
-			    path, e->string);
+			snprintf(err, errlen, "%s: unknown key '%s'", where,
+			    e->string);
 			goto out;
 		}
-		if (o->type == OPT_UINT && cJSON_IsNumber(e)) {
-			snprintf(num, sizeof(num), "%.0f", e->valuedouble);
-			if (e->valuedouble != (double)(long long)e->valuedouble)
-				num[0] = 'x';
-			val = num;
-		} else if (o->type != OPT_UINT && cJSON_IsString(e)) {
-			val = e->valuestring;
-		} else {
-			snprintf(err, errlen, "config %s: '%s' must be a %s",
-			    path, e->string, o->type == OPT_UINT ? "number" :
-			    "string");
-			goto out;
-		}
-		if (opt_set(o, c, val, err, errlen) != 0)
+		if (opt_set_json(o, c, e, where, err, errlen) != 0)
 			goto out;
 	}
+	*regions = cJSON_DetachItemFromObjectCaseSensitive(root, "regions");
 	rv = 0;
 out:
 	cJSON_Delete(root);
@@ -166,15 +213,99 @@ out:
 	return rv;
 }
 
-gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
-    int *help,
-    char *err, size_t errlen)
+/* Applies this node's entry of "regions" (except what flags set) and
+ * collects the others as peers. */
+static int config_regions(cJSON *regions, rn_config *c,
+    const unsigned char *flagged, char *err, size_t errlen)
 {
+	static const char *const entry_keys[] = {"region", "host", "port",
+	    "replication", "data"};
+	const cJSON *r;
+	int found = 0;
+
+	cJSON_ArrayForEach(r, regions) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(r, "region");
+		const cJSON *e;
+		rn_config tmp;
+
+		if (!cJSON_IsObject(r) || !cJSON_IsString(nm)) {
+			snprintf(err, errlen, "regions: every entry needs a "
+			    "\"region\" name");
+			return -1;
+		}
+		/* Every entry is checked the same way, through a scratch
+		 * copy, so a typo in any region is reported. */
+		tmp = *c;
+		cJSON_ArrayForEach(e, r) {
+			const opt *o = NULL;
+			size_t i;
+			for (i = 0; i < GT_ARRAY_LEN(entry_keys); i++)
+				if (strcmp(e->string, entry_keys[i]) == 0)
+					o = opt_find(e->string,
+					    strlen(e->string));
+			if (o == NULL) {
+				snprintf(err, errlen, "regions[%s]: unknown key "
+				    "'%s'", nm->valuestring, e->string);
+				return -1;
+			}
+			if (opt_set_json(o, &tmp, e, "regions", err, errlen) !=
+			    0)
+				return -1;
+		}
+		if (strcmp(nm->valuestring, c->region) == 0) {
+			found = 1;
+			for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++) {
+				const opt *o = &opts[i];
+				if (flagged[i] || !cJSON_GetObjectItemCaseSensitive(
+				    r, o->name))
+					continue;
+				memcpy((char *)c + o->off, (char *)&tmp + o->off,
+				    o->size);
+			}
+			continue;
+		}
+		if (c->npeers == RN_PEERS_MAX) {
+			snprintf(err, errlen, "regions: more than %d regions",
+			    RN_PEERS_MAX + 1);
+			return -1;
+		}
+		{
+			rn_peer *p = &c->peers[c->npeers++];
+			memset(p, 0, sizeof(*p));
+			snprintf(p->region, sizeof(p->region), "%s",
+			    tmp.region);
+			snprintf(p->host, sizeof(p->host), "%s", tmp.host);
+			p->port = tmp.port;
+			snprintf(p->replication, sizeof(p->replication), "%s",
+			    tmp.replication);
+			for (size_t i = 0; i + 1 < c->npeers; i++)
+				if (strcmp(c->peers[i].region, p->region) == 0) {
+					snprintf(err, errlen, "regions: %s is "
+					    "listed twice", p->region);
+					return -1;
+				}
+		}
+	}
+	if (!found) {
+		snprintf(err, errlen, "region %s is not in the config's "
+		    "regions list", c->region);
+		return -1;
+	}
+	return 0;
+}
+
+gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
+    int *help, char *err, size_t errlen)
+{
+	unsigned char flagged[GT_ARRAY_LEN(opts)];
+	cJSON *regions = NULL;
 	rn_config c;
 	const char *file = NULL;
+	gt_err rv = GT_EINVAL;
 
 	*help = 0;
 	memset(&c, 0, sizeof(c));
+	memset(flagged, 0, sizeof(flagged));
 	for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++)
 		if (opt_set(&opts[i], &c, opts[i].deflt, err, errlen) != 0)
 			return GT_EINVAL;
@@ -196,7 +327,8 @@ gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
 			file = argv[i] + 9;
 		}
 	}
-	if (file != NULL && config_file_load(file, &c, err, errlen) != 0)
+	if (file != NULL && config_file_load(file, &c, &regions, err, errlen)
+	    != 0)
 		return GT_EINVAL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val, *eq;
@@ -211,7 +343,7 @@ gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
 			continue;
 		if (strncmp(a, "--", 2) != 0) {
 			snprintf(err, errlen, "unexpected argument '%s'", a);
-			return GT_EINVAL;
+			goto out;
 		}
 		a += 2;
 		eq = strchr(a, '=');
@@ -220,7 +352,7 @@ gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
 		if (o == NULL || memchr(a, '_', len) != NULL) {
 			snprintf(err, errlen, "unknown option '--%.*s' (see "
 			    "--help)", (int)len, a);
-			return GT_EINVAL;
+			goto out;
 		}
 		if (eq != NULL) {
 			val = eq + 1;
@@ -228,18 +360,25 @@ gt_err rn_config_parse(int argc, const char *const *argv, rn_config *out,
 			val = argv[++i];
 		} else {
 			snprintf(err, errlen, "--%s needs a value", argv[i] + 2);
-			return GT_EINVAL;
+			goto out;
 		}
 		if (opt_set(o, &c, val, err, errlen) != 0)
-			return GT_EINVAL;
+			goto out;
+		flagged[o - opts] = 1;
 	}
+	if (regions != NULL && config_regions(regions, &c, flagged, err,
+	    errlen) != 0)
+		goto out;
 	if (c.data[0] == '\0' && snprintf(c.data, sizeof(c.data),
 	    "./data/%s", c.region) >= (int)sizeof(c.data)) {
 		snprintf(err, errlen, "data: path too long");
-		return GT_EINVAL;
+		goto out;
 	}
 	*out = c;
-	return GT_OK;
+	rv = GT_OK;
+out:
+	cJSON_Delete(regions);
+	return rv;
 }
 
 void rn_config_usage(FILE *f)

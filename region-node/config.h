@@ -3,8 +3,17 @@
  * default, field, help} drives the JSON config file, the command-line flags
  * and --help alike, so the three never disagree.
  *
- * Precedence: defaults < config file < flags.  Unknown keys and flags are
- * errors.  The result is an immutable rn_config passed explicitly.
+ * Precedence: defaults < config file < the file's entry for this region
+ * (in "regions") < flags.  Unknown keys and flags are errors.  The result
+ * is an immutable rn_config passed explicitly.
+ *
+ * A cluster config lists every region; a node picks its own entry by
+ * region name and takes the others as its replication peers:
+ *   {"cluster_key": "...", "durability": "nosync", "global_tables": true,
+ *    "regions": [{"region": "us-east-1", "host": "127.0.0.1",
+ *                 "port": 8000, "replication": "tcp://127.0.0.1:9000"},
+ *                ...]}
+ * Keys of a region entry: region, host, port, replication, data.
  */
 #ifndef RN_CONFIG_H
 #define RN_CONFIG_H
@@ -15,6 +24,15 @@
 #include "store.h"
 
 #define RN_PATH_MAX 1024
+#define RN_PEERS_MAX 16
+
+/* Another region of the cluster, from the config's "regions" list. */
+typedef struct rn_peer {
+	char region[32];
+	char host[256];
+	unsigned port;
+	char replication[256]; /* its replication URL, e.g. tcp://h:9001 */
+} rn_peer;
 
 typedef struct rn_config {
 	char region[32];
@@ -26,6 +44,13 @@ typedef struct rn_config {
 	char log_level[8];   /* "debug" | "info" | "warn" | "error" */
 	unsigned map_size_mb;
 	unsigned batch_max;
+	char replication[256]; /* this node's replication listen URL */
+	char cluster_key[256]; /* authenticates replication frames */
+	unsigned global_tables; /* 1: CreateTable makes a global table */
+	unsigned repl_wait_ms;  /* long-poll wait of a pull */
+	unsigned repl_batch_kb; /* most data in one replication batch */
+	rn_peer peers[RN_PEERS_MAX];
+	size_t npeers;
 } rn_config;
 
 /*

@@ -44,7 +44,17 @@ struct rn_store {
 	_Atomic uint64_t seq_committed;
 
 	_Atomic uint64_t commits, writes, aborts;
+	rn_commit_hook_fn hook;
+	void *hook_arg;
 };
+
+void rn_store_set_commit_hook(rn_store *s, rn_commit_hook_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	s->hook = fn;
+	s->hook_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
 
 gt_err rn_mdb_err(int rc)
 {
@@ -154,9 +164,18 @@ done:
 		if (err != GT_ELIMIT && err != GT_ENOMEM)
 			err = GT_EIO;
 	} else {
+		rn_commit_hook_fn hook;
+		void *hook_arg;
+
 		atomic_store(&s->seq_committed, s->seq_next);
 		atomic_fetch_add(&s->commits, 1);
 		atomic_fetch_add(&s->writes, n);
+		pthread_mutex_lock(&s->mu);
+		hook = s->hook;
+		hook_arg = s->hook_arg;
+		pthread_mutex_unlock(&s->mu);
+		if (hook != NULL && s->seq_next != seq_start)
+			hook(hook_arg, s->seq_next);
 	}
 	for (rn_write *w = group, *next; w != NULL; w = next) {
 		next = w->next;
@@ -285,6 +304,9 @@ static gt_err store_open_dbs(rn_store *s)
 	    {"stats", offsetof(rn_dbs, stats)},
 	    {"items", offsetof(rn_dbs, items)},
 	    {"log", offsetof(rn_dbs, log)},
+	    {"cursors", offsetof(rn_dbs, cursors)},
+	    {"acks", offsetof(rn_dbs, acks)},
+	    {"ledger", offsetof(rn_dbs, ledger)},
 	};
 	MDB_txn *txn = NULL;
 	MDB_val k, v;

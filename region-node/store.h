@@ -13,6 +13,9 @@
  *   stats    u32 table_id    -> u64 item count | u64 item bytes
  *   items    item key        -> item record
  *   log      u64 seq         -> change record (see changelog.h)
+ *   cursors  origin region   -> u64 last origin seq applied from it
+ *   acks     peer region     -> u64 last own seq the peer acknowledged
+ *   ledger   u32 table_id | u64 ledger seq -> conflict record, JSON
  *
  * Item key: u32 table_id | u32 h | enc(pk) [| enc(sk)]
  *   h is a 32-bit hash of enc(pk).  Putting it before the key spreads
@@ -63,7 +66,7 @@ typedef struct rn_store_opts {
 
 /* The LMDB handles a transaction body needs. */
 typedef struct rn_dbs {
-	MDB_dbi meta, tables, stats, items, log;
+	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger;
 } rn_dbs;
 
 /*
@@ -127,6 +130,14 @@ gt_err rn_store_write_sync(rn_store *s, rn_write_fn fn, void *arg);
 uint64_t rn_store_seq_next(rn_store *s);
 /* The last committed sequence number (any thread). */
 uint64_t rn_store_seq_committed(const rn_store *s);
+
+/*
+ * A function called on the writer thread after every successful commit,
+ * with the last committed sequence number.  It must be quick (signal a
+ * condition variable, no I/O).  Set before writes start; NULL removes it.
+ */
+typedef void (*rn_commit_hook_fn)(void *arg, uint64_t last_seq);
+void rn_store_set_commit_hook(rn_store *s, rn_commit_hook_fn fn, void *arg);
 
 /* Store-level counters for metrics. */
 typedef struct rn_store_stats {

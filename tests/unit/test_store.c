@@ -515,6 +515,70 @@ static void test_config(void **state)
 	unlink(path);
 }
 
+static void test_config_cluster(void **state)
+{
+	rn_config c;
+	char err[256];
+	int help = 0;
+	char path[] = "/tmp/meridian-cluster-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("{\"cluster_key\":\"k\",\"global_tables\":true,\"regions\":["
+	    "{\"region\":\"us-east-1\",\"port\":8000,\"replication\":"
+	    "\"tcp://127.0.0.1:9000\"},"
+	    "{\"region\":\"eu-west-1\",\"port\":8001,\"replication\":"
+	    "\"tcp://127.0.0.1:9001\"},"
+	    "{\"region\":\"ap-northeast-1\",\"port\":8002,\"replication\":"
+	    "\"tcp://127.0.0.1:9002\"}]}", f);
+	fclose(f);
+	{
+		const char *argv[] = {"region-node", "--config", path,
+		    "--region", "eu-west-1", NULL};
+		assert_int_equal(rn_config_parse(5, argv, &c, &help, err,
+		    sizeof(err)), GT_OK);
+		assert_int_equal(c.port, 8001);
+		assert_string_equal(c.replication, "tcp://127.0.0.1:9001");
+		assert_int_equal(c.global_tables, 1);
+		assert_string_equal(c.cluster_key, "k");
+		assert_int_equal(c.npeers, 2);
+		assert_string_equal(c.peers[0].region, "us-east-1");
+		assert_string_equal(c.peers[0].replication,
+		    "tcp://127.0.0.1:9000");
+		assert_int_equal(c.peers[1].port, 8002);
+	}
+	{
+		/* A flag beats the region's entry. */
+		const char *argv[] = {"region-node", "--region",
+		    "ap-northeast-1", "--port", "0", "--config", path, NULL};
+		assert_int_equal(rn_config_parse(7, argv, &c, &help, err,
+		    sizeof(err)), GT_OK);
+		assert_int_equal(c.port, 0);
+		assert_string_equal(c.replication, "tcp://127.0.0.1:9002");
+	}
+	{
+		const char *argv[] = {"region-node", "--config", path,
+		    "--region", "sa-east-1", NULL};
+		assert_int_equal(rn_config_parse(5, argv, &c, &help, err,
+		    sizeof(err)), GT_EINVAL);
+		assert_non_null(strstr(err, "sa-east-1 is not in"));
+	}
+	f = fopen(path, "w");
+	fputs("{\"regions\":[{\"region\":\"us-east-1\",\"prot\":1}]}",
+	    f);
+	fclose(f);
+	{
+		const char *argv[] = {"region-node", "--config", path, NULL};
+		assert_int_equal(rn_config_parse(3, argv, &c, &help, err,
+		    sizeof(err)), GT_EINVAL);
+		assert_non_null(strstr(err, "unknown key 'prot'"));
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_table_names),
 	    cmocka_unit_test(test_catalog),
 	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_config_cluster),
 	};
 	gt_log_min = GT_LOG_OFF;
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,82 @@
+/*
+ * items.c — item and change records inside a transaction (see items.h).
+ */
+#include "items.h"
+
+#include <string.h>
+
+gt_err rn_item_read(MDB_txn *txn, const rn_dbs *dbs, const void *key,
+    size_t key_len, rn_item_cur *out)
+{
+	MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
+	rn_itemrec ir;
+	size_t used;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = mdb_get(txn, dbs->items, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return GT_OK;
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	if (rn_itemrec_decode(v.mv_data, v.mv_size, &ir) != GT_OK)
+		return GT_ECORRUPT;
+	if (ir.meta_len == 0 || cf_meta_decode(ir.meta, ir.meta_len, &out->ver,
+	    &used) != GT_OK)
+		return GT_ECORRUPT;
+	out->found = 1;
+	out->live = !(ir.flags & RN_ITEM_F_TOMBSTONE);
+	out->body = ir.body;
+	out->body_len = ir.body_len;
+	return GT_OK;
+}
+
+gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
+    size_t key_len, const cf_version *ver, const char *body, size_t len)
+{
+	uint8_t meta[CF_META_ENCODED_MAX];
+	size_t meta_len = 0;
+	gt_buf rec = GT_BUF_INIT;
+	MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
+	gt_err err;
+	int rc;
+
+	err = cf_meta_encode_to(ver, meta, sizeof(meta), &meta_len);
+	if (err != GT_OK)
+		return err;
+	{
+		rn_itemrec ir = {(uint8_t)(body ? 0 : RN_ITEM_F_TOMBSTONE),
+		    meta, meta_len, body, body ? len : 0};
+		rn_itemrec_encode(&ir, &rec);
+	}
+	if (!gt_buf_ok(&rec)) {
+		gt_buf_free(&rec);
+		return GT_ENOMEM;
+	}
+	v.mv_size = rec.len;
+	v.mv_data = rec.data;
+	rc = mdb_put(txn, dbs->items, &k, &v, 0);
+	gt_buf_free(&rec);
+	return rn_mdb_err(rc);
+}
+
+gt_err rn_log_put(MDB_txn *txn, const rn_dbs *dbs, uint64_t seq,
+    const rn_logrec *r)
+{
+	gt_buf rec = GT_BUF_INIT;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	rn_logrec_encode(r, &rec);
+	if (!gt_buf_ok(&rec)) {
+		gt_buf_free(&rec);
+		return GT_ENOMEM;
+	}
+	gt_put_u64be(kb, seq);
+	v.mv_size = rec.len;
+	v.mv_data = rec.data;
+	rc = mdb_put(txn, dbs->log, &k, &v, MDB_APPEND);
+	gt_buf_free(&rec);
+	return rn_mdb_err(rc);
+}

@@ -1,0 +1,39 @@
+/*
+ * items.h — reading and writing item records and change records inside a
+ * transaction: the primitives both local writes and replicated writes use.
+ */
+#ifndef RN_ITEMS_H
+#define RN_ITEMS_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "changelog.h"
+#include "conflict.h"
+#include "store.h"
+
+/* The stored state of one item key. */
+typedef struct rn_item_cur {
+	int found;        /* a record exists (maybe a tombstone) */
+	int live;         /* ... and it is not a tombstone */
+	cf_version ver;   /* exists = found */
+	const char *body; /* borrowed from the txn: valid until its next put */
+	size_t body_len;
+} rn_item_cur;
+
+/* Reads the record under key.  Errors: GT_ECORRUPT, LMDB failures. */
+gt_err rn_item_read(MDB_txn *txn, const rn_dbs *dbs, const void *key,
+    size_t key_len, rn_item_cur *out);
+
+/* Writes the record under key: ver's metadata and body (body NULL writes a
+ * tombstone).  Errors: GT_ENOMEM, LMDB failures. */
+gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
+    size_t key_len, const cf_version *ver, const char *body, size_t len);
+
+/* Appends change record r under sequence number seq (which must be larger
+ * than every existing one). */
+gt_err rn_log_put(MDB_txn *txn, const rn_dbs *dbs, uint64_t seq,
+    const rn_logrec *r);
+
+#endif /* RN_ITEMS_H */

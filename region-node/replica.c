@@ -1,0 +1,470 @@
+/*
+ * replica.c — applying replicated records, cursors, own-log scans and the
+ * conflict ledger (see replica.h).
+ *
+ * Applying one item record r from origin O onto local state l:
+ *   1. HLC receive rule: the local clock moves past r's stamp, so every
+ *      later local write outranks r.
+ *   2. cf_resolve(l, r) decides DROP / TAKE / CONFLICT_TAKE / CONFLICT_KEEP
+ *      and the metadata to store (winner's stamp, merged vector).
+ *   3. TAKE and CONFLICT_TAKE write r's image and append a REPLICATED
+ *      change record (origin O, O's sequence number), so the local log
+ *      shows every change the table saw; CONFLICT_KEEP rewrites only the
+ *      metadata (the value did not change, so nothing is logged).
+ *   4. A conflict records its loser in the ledger.
+ * All in the caller's transaction, which also advances cursor[O].
+ */
+#include "replica.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "items.h"
+
+/* --------------------------------------------------------------- cursors */
+
+static gt_err u64_get(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    uint64_t *out)
+{
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		*out = 0;
+		return GT_OK;
+	}
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	if (v.mv_size != 8)
+		return GT_ECORRUPT;
+	*out = gt_get_u64be(v.mv_data);
+	return GT_OK;
+}
+
+static gt_err u64_put(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    uint64_t val)
+{
+	uint8_t vb[8];
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v = {8, vb};
+
+	gt_put_u64be(vb, val);
+	return rn_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+gt_err rn_cursor_get(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
+    uint64_t *seq)
+{
+	return u64_get(txn, dbs->cursors, origin, seq);
+}
+
+gt_err rn_cursor_put(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
+    uint64_t seq)
+{
+	return u64_put(txn, dbs->cursors, origin, seq);
+}
+
+void rn_apply_result_clear(rn_apply_result *r)
+{
+	for (size_t i = 0; i < r->ncreated; i++)
+		rn_table_unref(r->created[i]);
+	free(r->latency_ms);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---------------------------------------------------------------- ledger */
+
+static void stamp_json(gt_buf *b, const cf_version *v)
+{
+	gt_buf_printf(b, "{\"origin\":");
+	gt_buf_json_str(b, v->stamp.origin, strlen(v->stamp.origin));
+	gt_buf_printf(b, ",\"hlc\":%llu,\"wall_ms\":%llu,\"logical\":%u,"
+	    "\"tombstone\":%s}", (unsigned long long)v->stamp.hlc,
+	    (unsigned long long)cf_hlc_wall_ms(v->stamp.hlc),
+	    (unsigned)cf_hlc_logical(v->stamp.hlc),
+	    v->tombstone ? "true" : "false");
+}
+
+/* Records that loser lost to winner on key (JSON) of table t. */
+static gt_err ledger_add(rn_node *n, MDB_txn *txn, const rn_table *t,
+    const char *key, size_t key_len, const cf_version *winner,
+    const cf_version *loser, const char *loser_body, size_t loser_len,
+    uint64_t now_ms)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	gt_buf e = GT_BUF_INIT;
+	uint64_t seq;
+	uint8_t kb[12];
+	MDB_val k = {12, kb}, v;
+	gt_err err;
+
+	err = u64_get(txn, dbs->meta, "ledger_seq", &seq);
+	if (err == GT_OK)
+		err = u64_put(txn, dbs->meta, "ledger_seq", ++seq);
+	if (err != GT_OK)
+		return err;
+	gt_buf_printf(&e, "{\"seq\":%llu,\"table\":", (unsigned long long)seq);
+	gt_buf_json_str(&e, t->name, strlen(t->name));
+	gt_buf_puts(&e, ",\"key\":");
+	gt_buf_append(&e, key, key_len);
+	gt_buf_printf(&e, ",\"detected_at_ms\":%llu,\"region\":",
+	    (unsigned long long)now_ms);
+	gt_buf_json_str(&e, n->region, strlen(n->region));
+	gt_buf_puts(&e, ",\"winner\":");
+	stamp_json(&e, winner);
+	gt_buf_puts(&e, ",\"loser\":");
+	stamp_json(&e, loser);
+	if (loser_body != NULL && loser_len > 0) {
+		gt_buf_puts(&e, ",\"loser_item\":");
+		gt_buf_append(&e, loser_body, loser_len);
+	}
+	gt_buf_putc(&e, '}');
+	if (!gt_buf_ok(&e)) {
+		gt_buf_free(&e);
+		return GT_ENOMEM;
+	}
+	gt_put_u32be(kb, t->id);
+	gt_put_u64be(kb + 4, seq);
+	v.mv_size = e.len;
+	v.mv_data = e.data;
+	err = rn_mdb_err(mdb_put(txn, dbs->ledger, &k, &v, 0));
+	gt_buf_free(&e);
+	return err;
+}
+
+gt_err rn_ledger_json(MDB_txn *txn, const rn_dbs *dbs, const rn_table *table,
+    uint64_t start, size_t max, gt_buf *out)
+{
+	MDB_cursor *cur;
+	uint8_t kb[12];
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbs->ledger, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	gt_put_u32be(kb, table ? table->id : 0);
+	gt_put_u64be(kb + 4, start + 1);
+	k.mv_size = 12;
+	k.mv_data = kb;
+	gt_buf_putc(out, '[');
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == MDB_SUCCESS && n < max;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12)
+			continue;
+		if (table != NULL && gt_get_u32be(k.mv_data) != table->id)
+			break;
+		if (table == NULL && gt_get_u64be((uint8_t *)k.mv_data + 4) <=
+		    start)
+			continue;
+		if (n++)
+			gt_buf_putc(out, ',');
+		gt_buf_append(out, v.mv_data, v.mv_size);
+	}
+	gt_buf_putc(out, ']');
+	mdb_cursor_close(cur);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return rn_mdb_err(rc);
+	return gt_buf_ok(out) ? GT_OK : GT_ENOMEM;
+}
+
+gt_err rn_ledger_count(MDB_txn *txn, const rn_dbs *dbs, uint64_t *count)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, dbs->ledger, &st);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	*count = st.ms_entries;
+	return GT_OK;
+}
+
+/* ----------------------------------------------------------------- apply */
+
+/* Finds a table by name: one this batch created, or the catalog's. */
+static rn_table *apply_table(rn_node *n, rn_apply_result *res,
+    const char *name, size_t len)
+{
+	char buf[RN_TABLE_NAME_MAX + 1];
+
+	if (len > RN_TABLE_NAME_MAX)
+		return NULL;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	for (size_t i = 0; i < res->ndropped; i++)
+		if (strcmp(res->dropped_tables[i], buf) == 0)
+			return NULL;
+	for (size_t i = res->ncreated; i > 0; i--)
+		if (strcmp(res->created[i - 1]->name, buf) == 0) {
+			rn_table_ref(res->created[i - 1]);
+			return res->created[i - 1];
+		}
+	return rn_catalog_get(&n->catalog, buf);
+}
+
+static size_t item_size_of(const char *body, size_t len)
+{
+	cJSON *it;
+	size_t sz;
+
+	if (body == NULL || len == 0)
+		return 0;
+	it = cJSON_ParseWithLength(body, len);
+	sz = it ? rn_item_size(it) : len;
+	cJSON_Delete(it);
+	return sz;
+}
+
+static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
+    uint64_t now_ms, rn_apply_result *res)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	rn_table *t;
+	cJSON *key = NULL;
+	gt_buf k = GT_BUF_INIT;
+	rn_item_cur cur;
+	cf_version in, none;
+	cf_decision d;
+	char msg[RN_MSG_MAX], *old_body = NULL;
+	size_t used;
+	gt_err err;
+
+	t = apply_table(n, res, r->table, r->table_len);
+	if (t == NULL) {
+		/* Not a table this region holds (dropped, or regional). */
+		res->skipped++;
+		return GT_OK;
+	}
+	if (cf_meta_decode(r->meta, r->meta_len, &in, &used) != GT_OK ||
+	    in.tombstone != (r->op == RN_LOG_DELETE)) {
+		err = GT_ECORRUPT;
+		goto out;
+	}
+	key = cJSON_ParseWithLength(r->key, r->key_len);
+	if (key == NULL || rn_table_key_encode(t, key, 1, &k, msg) != GT_OK) {
+		err = GT_ECORRUPT;
+		goto out;
+	}
+	err = rn_item_read(txn, dbs, k.data, k.len, &cur);
+	if (err != GT_OK)
+		goto out;
+	/* LMDB values die at the next update in the txn (the ledger, the
+	 * log): work from a copy of the old body. */
+	if (cur.live && cur.body_len > 0) {
+		old_body = malloc(cur.body_len);
+		if (old_body == NULL) {
+			err = GT_ENOMEM;
+			goto out;
+		}
+		memcpy(old_body, cur.body, cur.body_len);
+		cur.body = old_body;
+	}
+	memset(&none, 0, sizeof(none));
+	cf_clock_recv(&n->clock, r->hlc, now_ms);
+	err = cf_resolve(cur.found ? &cur.ver : &none, &in, &d);
+	if (err != GT_OK) {
+		/* A vector past its capacity: keep the local version. */
+		GT_LOG(GT_LOG_WARN, "repl", "event=resolve_failed table=%s "
+		    "err=\"%s\"", t->name, gt_strerror(err));
+		res->dropped++;
+		err = GT_OK;
+		goto out;
+	}
+	switch (d.action) {
+	case CF_DROP:
+		res->dropped++;
+		break;
+	case CF_CONFLICT_KEEP:
+		/* Local value stays; its vector now covers the loser. */
+		res->conflicts++;
+		err = ledger_add(n, txn, t, r->key, r->key_len, &d.store, &in,
+		    r->new_img, r->new_len, now_ms);
+		if (err == GT_OK)
+			err = rn_item_write(txn, dbs, k.data, k.len, &d.store,
+			    cur.live ? cur.body : NULL, cur.body_len);
+		break;
+	case CF_TAKE:
+	case CF_CONFLICT_TAKE: {
+		rn_logrec lr = *r;
+		int64_t dcount = (r->op == RN_LOG_PUT) - (int64_t)cur.live;
+		int64_t dbytes = (int64_t)item_size_of(r->new_img, r->new_len) -
+		    (int64_t)(cur.live ? item_size_of(cur.body, cur.body_len) :
+		    0);
+		uint8_t meta[CF_META_ENCODED_MAX];
+		size_t meta_len = 0;
+
+		if (d.action == CF_CONFLICT_TAKE) {
+			res->conflicts++;
+			err = ledger_add(n, txn, t, r->key, r->key_len, &d.store,
+			    &cur.ver, cur.live ? cur.body : NULL, cur.body_len,
+			    now_ms);
+			if (err != GT_OK)
+				break;
+		}
+		err = cf_meta_encode_to(&d.store, meta, sizeof(meta), &meta_len);
+		if (err != GT_OK)
+			break;
+		lr.flags = (uint8_t)(r->flags | RN_LOG_F_REPLICATED);
+		lr.table_id = t->id;
+		lr.old_img = cur.live ? cur.body : NULL;
+		lr.old_len = cur.live ? cur.body_len : 0;
+		lr.meta = meta;
+		lr.meta_len = meta_len;
+		err = rn_log_put(txn, dbs, rn_store_seq_next(n->store), &lr);
+		if (err == GT_OK)
+			err = rn_item_write(txn, dbs, k.data, k.len, &d.store,
+			    r->op == RN_LOG_PUT ? r->new_img : NULL, r->new_len);
+		if (err == GT_OK)
+			err = rn_stats_add(txn, dbs, t->id, dcount, dbytes);
+		if (err != GT_OK)
+			break;
+		res->applied++;
+		if (res->nlatency < res->latency_cap)
+			res->latency_ms[res->nlatency++] = (uint32_t)(now_ms >
+			    cf_hlc_wall_ms(r->hlc) ? GT_MIN(now_ms -
+			    cf_hlc_wall_ms(r->hlc), UINT32_MAX) : 0);
+		break;
+	}
+	}
+out:
+	free(old_body);
+	cJSON_Delete(key);
+	gt_buf_free(&k);
+	rn_table_unref(t);
+	return err;
+}
+
+static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
+    rn_apply_result *res)
+{
+	cJSON *desc = cJSON_ParseWithLength(r->new_img, r->new_len);
+	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(desc, "TableName");
+	const cJSON *ct = cJSON_GetObjectItemCaseSensitive(desc,
+	    "CreationDateTime");
+	rn_table *t = NULL;
+	gt_err err = GT_OK;
+
+	if (!cJSON_IsString(nm) || !cJSON_IsNumber(ct)) {
+		cJSON_Delete(desc);
+		return GT_ECORRUPT;
+	}
+	t = apply_table(n, res, nm->valuestring, strlen(nm->valuestring));
+	if (r->op == RN_LOG_TABLE_CREATE) {
+		if (t == NULL) {
+			rn_table *made = NULL;
+			err = rn_table_create_txn(n, txn, desc, r, &made);
+			if (err == GT_OK) {
+				res->created[res->ncreated++] = made;
+				res->applied++;
+			}
+		} else {
+			res->dropped++; /* the table exists here already */
+		}
+	} else if (t != NULL && (double)t->created_ms <= ct->valuedouble) {
+		/* Only the incarnation the delete saw (or an older one). */
+		err = rn_table_drop_txn(n, txn, t, r);
+		if (err == GT_OK) {
+			snprintf(res->dropped_tables[res->ndropped++],
+			    RN_TABLE_NAME_MAX + 1, "%s", t->name);
+			res->applied++;
+		}
+	} else {
+		res->dropped++;
+	}
+	rn_table_unref(t);
+	cJSON_Delete(desc);
+	return err;
+}
+
+gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
+    const rn_logrec *recs, size_t nrecs, uint64_t now_ms,
+    rn_apply_result *res)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	uint64_t cursor;
+	gt_err err;
+
+	err = rn_cursor_get(txn, dbs, origin, &cursor);
+	if (err != GT_OK)
+		return err;
+	if (res->latency_cap < nrecs) {
+		uint32_t *p = realloc(res->latency_ms, nrecs * sizeof(*p));
+		if (p == NULL)
+			return GT_ENOMEM;
+		res->latency_ms = p;
+		res->latency_cap = nrecs;
+	}
+	for (size_t i = 0; i < nrecs; i++) {
+		const rn_logrec *r = &recs[i];
+
+		if (r->origin_seq <= cursor) {
+			res->dropped++;
+			continue;
+		}
+		if (r->origin_len != strlen(origin) ||
+		    memcmp(r->origin, origin, r->origin_len) != 0)
+			return GT_ECORRUPT;
+		if (r->op == RN_LOG_TABLE_CREATE || r->op ==
+		    RN_LOG_TABLE_DELETE) {
+			if (res->ncreated == GT_ARRAY_LEN(res->created) ||
+			    res->ndropped == GT_ARRAY_LEN(res->dropped_tables))
+				break; /* the rest comes with the next pull */
+			err = apply_table_rec(n, txn, r, res);
+		} else {
+			err = apply_item(n, txn, r, now_ms, res);
+		}
+		if (err != GT_OK)
+			return err;
+		cursor = r->origin_seq;
+	}
+	res->cursor = cursor;
+	return rn_cursor_put(txn, dbs, origin, cursor);
+}
+
+/* -------------------------------------------------------------- log scan */
+
+gt_err rn_repl_log_scan(MDB_txn *txn, const rn_dbs *dbs, const char *self,
+    uint64_t after_seq, rn_log_visit_fn fn, void *arg, int *truncated)
+{
+	MDB_cursor *cur;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	size_t self_len = strlen(self);
+	gt_err err = GT_OK;
+	int rc;
+
+	*truncated = 0;
+	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	gt_put_u64be(kb, after_seq + 1);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_SUCCESS && k.mv_size == 8 && after_seq + 1 <
+	    gt_get_u64be(k.mv_data)) {
+		/* A gap before the first record kept: truncated past it. */
+		uint64_t floor = 0;
+		if (u64_get(txn, dbs->meta, "log_floor", &floor) == GT_OK &&
+		    floor > after_seq)
+			*truncated = 1;
+	}
+	for (; rc == MDB_SUCCESS && !*truncated;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		rn_logrec r;
+		if (k.mv_size != 8 || rn_logrec_decode(v.mv_data, v.mv_size,
+		    &r) != GT_OK) {
+			err = GT_ECORRUPT;
+			break;
+		}
+		if (r.flags & RN_LOG_F_REPLICATED || r.origin_len != self_len ||
+		    memcmp(r.origin, self, self_len) != 0)
+			continue;
+		if (fn(arg, gt_get_u64be(k.mv_data), &r))
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (err == GT_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = rn_mdb_err(rc);
+	return err;
+}

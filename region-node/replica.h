@@ -1,0 +1,84 @@
+/*
+ * replica.h — the region node's side of replication: applying a batch of
+ * records pulled from a peer, reading and advancing per-origin cursors,
+ * scanning the node's own log to answer a peer's pull, and the conflict
+ * ledger.
+ *
+ * All functions run inside a transaction the caller owns; those that write
+ * run on the store's writer thread (rn_store_submit).
+ */
+#ifndef RN_REPLICA_H
+#define RN_REPLICA_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "changelog.h"
+
+/* The last origin sequence number applied from origin (0: none). */
+gt_err rn_cursor_get(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
+    uint64_t *seq);
+gt_err rn_cursor_put(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
+    uint64_t seq);
+
+/* What applying a batch did. */
+typedef struct rn_apply_result {
+	uint64_t cursor;      /* the origin's cursor after the batch */
+	size_t applied;       /* records that changed local state */
+	size_t dropped;       /* stale or duplicate records */
+	size_t conflicts;     /* concurrent writes; one side went to the ledger */
+	size_t skipped;       /* records for tables this region does not hold */
+	/* Tables created or dropped by the batch, to publish after commit
+	 * (references owned by the result; rn_apply_result_clear). */
+	rn_table *created[8];
+	size_t ncreated;
+	char dropped_tables[8][RN_TABLE_NAME_MAX + 1];
+	size_t ndropped;
+	/* Replication latency of each applied record, ms (apply wall time
+	 * minus the write's HLC wall time), for the caller's histogram. */
+	uint32_t *latency_ms;
+	size_t nlatency, latency_cap;
+} rn_apply_result;
+
+void rn_apply_result_clear(rn_apply_result *r);
+
+/*
+ * Applies records originated in region origin, in order, inside txn, and
+ * advances cursor[origin] to the last one's origin_seq.  Records at or
+ * below the current cursor are skipped (a redelivered batch changes
+ * nothing).  Item records go through cf_resolve: the winner is written,
+ * a changed item is appended to the local log as a REPLICATED record, and
+ * a concurrent loser is recorded in the conflict ledger.  A batch holds at
+ * most 8 table records; a longer run is cut there and the cursor stops
+ * before the rest (the next pull fetches it).
+ * Errors: LMDB failures (abort the group), GT_ECORRUPT for a record that
+ * does not decode.
+ */
+gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
+    const rn_logrec *recs, size_t nrecs, uint64_t now_ms,
+    rn_apply_result *res);
+
+/*
+ * Calls fn for each record this region originated with sequence number
+ * above after_seq, in order, until fn returns non-zero or the log ends.
+ * rec's fields point into the txn's pages (copy before the txn ends).
+ * *truncated is set when after_seq + 1 is older than the oldest record
+ * kept: the peer must resynchronise.
+ */
+typedef int (*rn_log_visit_fn)(void *arg, uint64_t seq, const rn_logrec *rec);
+gt_err rn_repl_log_scan(MDB_txn *txn, const rn_dbs *dbs, const char *self,
+    uint64_t after_seq, rn_log_visit_fn fn, void *arg, int *truncated);
+
+/*
+ * Appends the conflict ledger of table (all tables when table is NULL) to
+ * out as a JSON array, newest last, at most max entries after start (a
+ * ledger sequence number; 0 for the beginning).
+ */
+gt_err rn_ledger_json(MDB_txn *txn, const rn_dbs *dbs, const rn_table *table,
+    uint64_t start, size_t max, gt_buf *out);
+/* The number of ledger entries of all tables. */
+gt_err rn_ledger_count(MDB_txn *txn, const rn_dbs *dbs, uint64_t *count);
+
+#endif /* RN_REPLICA_H */
