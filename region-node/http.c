@@ -6,6 +6,9 @@
  */
 #include "http.h"
 
+#include "items.h"
+#include "replica.h"
+
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@ static uint16_t ntohs_port(uint16_t p)
 
 struct rn_http {
 	rn_node *node;
+	rn_http_ext ext;
 	nng_http_server *server;
 	nng_url *url;
 	uint16_t port;
@@ -162,6 +166,34 @@ static void http_metrics_cb(nng_aio *aio)
 	    (unsigned long long)ss.writes, n->region,
 	    (unsigned long long)ss.aborts, n->region,
 	    (unsigned long long)ss.last_seq);
+	{
+		MDB_txn *txn = NULL;
+		uint64_t conflicts = 0;
+		MDB_stat st;
+		memset(&st, 0, sizeof(st));
+		if (rn_store_read_begin(n->store, &txn) == GT_OK) {
+			(void)rn_ledger_count(txn, rn_store_dbs(n->store),
+			    &conflicts);
+			(void)mdb_stat(txn, rn_store_dbs(n->store)->log, &st);
+			rn_store_read_end(txn);
+		}
+		gt_buf_printf(&b, "# HELP meridian_conflicts_total Concurrent "
+		    "writes that lost under last-writer-wins (ledger "
+		    "entries).\n# TYPE meridian_conflicts_total counter\n"
+		    "meridian_conflicts_total{region=\"%s\"} %llu\n"
+		    "# HELP meridian_log_records Change records kept in the "
+		    "log.\n# TYPE meridian_log_records gauge\n"
+		    "meridian_log_records{region=\"%s\"} %llu\n"
+		    "# HELP meridian_log_bytes Size of the log's pages.\n"
+		    "# TYPE meridian_log_bytes gauge\n"
+		    "meridian_log_bytes{region=\"%s\"} %llu\n",
+		    n->region, (unsigned long long)conflicts, n->region,
+		    (unsigned long long)st.ms_entries, n->region,
+		    (unsigned long long)((st.ms_branch_pages + st.ms_leaf_pages +
+		    st.ms_overflow_pages) * st.ms_psize));
+	}
+	if (http->ext.metrics != NULL)
+		http->ext.metrics(http->ext.arg, &b);
 	if (!gt_buf_ok(&b)) {
 		gt_buf_free(&b);
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -169,6 +201,189 @@ static void http_metrics_cb(nng_aio *aio)
 	}
 	http_reply(aio, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
 	gt_buf_free(&b);
+}
+
+static void http_admin_replication_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	gt_buf b = GT_BUF_INIT;
+
+	if (http->ext.replication_json != NULL)
+		http->ext.replication_json(http->ext.arg, &b);
+	else
+		gt_buf_printf(&b, "{\"region\":\"%s\",\"peers\":[]}",
+		    http->node->region);
+	gt_buf_putc(&b, '\n');
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_error(nng_aio *aio, uint16_t status, const char *msg)
+{
+	gt_buf b = GT_BUF_INIT;
+	gt_buf_puts(&b, "{\"error\":");
+	gt_buf_json_str(&b, msg, strlen(msg));
+	gt_buf_puts(&b, "}\n");
+	http_reply(aio, status, "application/json", b.data ? b.data : "",
+	    b.len, NULL);
+	gt_buf_free(&b);
+}
+
+/* Parses an admin request body: a JSON object (empty body: {}). */
+static cJSON *http_admin_body(nng_aio *aio)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	void *body;
+	size_t len;
+	cJSON *o;
+
+	nng_http_req_get_data(req, &body, &len);
+	o = len ? cJSON_ParseWithLength(body, len) : cJSON_CreateObject();
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void http_admin_conflicts_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn, *after, *limit;
+	rn_table *t = NULL;
+	MDB_txn *txn = NULL;
+	gt_buf b = GT_BUF_INIT;
+	size_t max = 1000;
+
+	if (req == NULL) {
+		http_admin_error(aio, 400, "the body must be a JSON object");
+		return;
+	}
+	tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	after = cJSON_GetObjectItemCaseSensitive(req, "After");
+	limit = cJSON_GetObjectItemCaseSensitive(req, "Limit");
+	if (cJSON_IsNumber(limit) && limit->valuedouble >= 1 &&
+	    limit->valuedouble <= 100000)
+		max = (size_t)limit->valuedouble;
+	if (tn != NULL) {
+		t = cJSON_IsString(tn) ? rn_catalog_get(&n->catalog,
+		    tn->valuestring) : NULL;
+		if (t == NULL) {
+			cJSON_Delete(req);
+			http_admin_error(aio, 404, "no such table");
+			return;
+		}
+	}
+	if (rn_store_read_begin(n->store, &txn) != GT_OK) {
+		rn_table_unref(t);
+		cJSON_Delete(req);
+		http_admin_error(aio, 500, "cannot read the store");
+		return;
+	}
+	gt_buf_puts(&b, "{\"Conflicts\":");
+	(void)rn_ledger_json(txn, rn_store_dbs(n->store), t,
+	    cJSON_IsNumber(after) && after->valuedouble > 0 ?
+	    (uint64_t)after->valuedouble : 0, max, &b);
+	gt_buf_puts(&b, "}\n");
+	rn_store_read_end(txn);
+	rn_table_unref(t);
+	cJSON_Delete(req);
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_item_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio), *key;
+	const cJSON *tn;
+	rn_table *t = NULL;
+	MDB_txn *txn = NULL;
+	gt_buf k = GT_BUF_INIT, b = GT_BUF_INIT;
+	rn_item_cur cur;
+	char msg[RN_MSG_MAX];
+	const char *fail = NULL;
+	uint16_t status = 400;
+
+	tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	key = cJSON_GetObjectItemCaseSensitive(req, "Key");
+	if (req == NULL || !cJSON_IsString(tn) || !cJSON_IsObject(key)) {
+		fail = "expected {\"TableName\": ..., \"Key\": {...}}";
+		goto out;
+	}
+	t = rn_catalog_get(&n->catalog, tn->valuestring);
+	if (t == NULL) {
+		fail = "no such table";
+		status = 404;
+		goto out;
+	}
+	if (rn_item_validate(key, msg) != GT_OK ||
+	    rn_table_key_encode(t, key, 1, &k, msg) != GT_OK) {
+		fail = msg;
+		goto out;
+	}
+	if (rn_store_read_begin(n->store, &txn) != GT_OK ||
+	    rn_item_read(txn, rn_store_dbs(n->store), k.data, k.len, &cur) !=
+	    GT_OK) {
+		fail = "cannot read the store";
+		status = 500;
+		goto out;
+	}
+	gt_buf_puts(&b, "{\"Found\":");
+	gt_buf_puts(&b, cur.found ? "true" : "false");
+	if (cur.found) {
+		gt_buf_printf(&b, ",\"Tombstone\":%s,\"Stamp\":{\"hlc\":%llu,"
+		    "\"wall_ms\":%llu,\"logical\":%u,\"origin\":",
+		    cur.live ? "false" : "true",
+		    (unsigned long long)cur.ver.stamp.hlc,
+		    (unsigned long long)cf_hlc_wall_ms(cur.ver.stamp.hlc),
+		    (unsigned)cf_hlc_logical(cur.ver.stamp.hlc));
+		gt_buf_json_str(&b, cur.ver.stamp.origin,
+		    strlen(cur.ver.stamp.origin));
+		gt_buf_puts(&b, "},\"VersionVector\":{");
+		for (uint32_t i = 0; i < cur.ver.vv.n; i++) {
+			if (i)
+				gt_buf_putc(&b, ',');
+			gt_buf_json_str(&b, cur.ver.vv.e[i].region,
+			    strlen(cur.ver.vv.e[i].region));
+			gt_buf_printf(&b, ":%llu",
+			    (unsigned long long)cur.ver.vv.e[i].seq);
+		}
+		gt_buf_putc(&b, '}');
+		if (cur.live) {
+			gt_buf_puts(&b, ",\"Item\":");
+			gt_buf_append(&b, cur.body, cur.body_len);
+		}
+	}
+	gt_buf_puts(&b, "}\n");
+out:
+	rn_store_read_end(txn);
+	if (fail != NULL)
+		http_admin_error(aio, status, fail);
+	else if (!gt_buf_ok(&b))
+		nng_aio_finish(aio, NNG_ENOMEM);
+	else
+		http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+	gt_buf_free(&k);
+	rn_table_unref(t);
+	cJSON_Delete(req);
 }
 
 static int http_add(rn_http *h, const char *path, const char *method,
@@ -220,6 +435,14 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 	if (rv == 0)
 		rv = http_add(h, "/metrics", "GET", http_metrics_cb, 0);
 	if (rv == 0)
+		rv = http_add(h, "/admin/replication", "GET",
+		    http_admin_replication_cb, 0);
+	if (rv == 0)
+		rv = http_add(h, "/admin/conflicts", "POST",
+		    http_admin_conflicts_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/item", "POST", http_admin_item_cb, 1);
+	if (rv == 0)
 		rv = nng_http_server_start(h->server);
 	if (rv != 0) {
 		GT_LOG(GT_LOG_ERROR, "http", "event=listen_failed url=%s "
@@ -239,6 +462,8 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 }
 
 uint16_t rn_http_port(const rn_http *h) { return h->port; }
+
+void rn_http_set_ext(rn_http *h, const rn_http_ext *ext) { h->ext = *ext; }
 
 void rn_http_stop(rn_http *h)
 {

@@ -1,6 +1,11 @@
 /*
  * http.h — the region node's HTTP front end on NNG's HTTP server: POST /
- * (the DynamoDB JSON API), GET /health and GET /metrics.
+ * (the DynamoDB JSON API), GET /health, GET /metrics, and the admin API:
+ *   GET  /admin/replication        peer links: state, cursors, lag
+ *   POST /admin/conflicts          {"TableName"?: T, "After"?: seq,
+ *                                   "Limit"?: n} -> the conflict ledger
+ *   POST /admin/item               {"TableName": T, "Key": {...}} -> the
+ *                                   item with its replication metadata
  */
 #ifndef RN_HTTP_H
 #define RN_HTTP_H
@@ -22,6 +27,18 @@ typedef struct rn_http rn_http;
  */
 gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
     rn_http **out);
+
+/*
+ * Extra sections for /metrics and /admin/replication, supplied by the
+ * replication driver (which sits above the region node).  Both append to
+ * out; arg is passed back.  Set before traffic arrives.
+ */
+typedef struct rn_http_ext {
+	void (*metrics)(void *arg, gt_buf *out);
+	void (*replication_json)(void *arg, gt_buf *out);
+	void *arg;
+} rn_http_ext;
+void rn_http_set_ext(rn_http *h, const rn_http_ext *ext);
 
 /* The port actually bound. */
 uint16_t rn_http_port(const rn_http *h);

@@ -11,6 +11,41 @@
 #include "api.h"
 #include "config.h"
 #include "http.h"
+#include "repl_node.h"
+
+static void ext_metrics(void *arg, gt_buf *out)
+{
+	repl_node_metrics(arg, out);
+}
+
+static void ext_replication(void *arg, gt_buf *out)
+{
+	repl_node_status_json(arg, out);
+}
+
+/* Starts replication with the peers of the cluster config. */
+static gt_err start_replication(rn_node *node, const rn_config *cfg,
+    repl_node **out)
+{
+	repl_node_peer peers[RN_PEERS_MAX];
+	repl_node_cfg rc;
+
+	memset(&rc, 0, sizeof(rc));
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		snprintf(peers[i].region, sizeof(peers[i].region), "%s",
+		    cfg->peers[i].region);
+		snprintf(peers[i].url, sizeof(peers[i].url), "%s",
+		    cfg->peers[i].replication);
+	}
+	rc.listen_url = cfg->replication;
+	rc.key = (const uint8_t *)cfg->cluster_key;
+	rc.key_len = strlen(cfg->cluster_key);
+	rc.peers = peers;
+	rc.npeers = cfg->npeers;
+	rc.wait_ms = cfg->repl_wait_ms;
+	rc.max_bytes = cfg->repl_batch_kb * 1024u;
+	return repl_node_start(node, &rc, out);
+}
 
 static volatile sig_atomic_t stop_signal;
 
@@ -37,6 +72,7 @@ int main(int argc, char **argv)
 	rn_config cfg;
 	rn_node node;
 	rn_http *http = NULL;
+	repl_node *repl = NULL;
 	rn_store_opts so;
 	struct sigaction sa;
 	sigset_t set;
@@ -67,12 +103,29 @@ int main(int argc, char **argv)
 		    gt_strerror(e));
 		return 1;
 	}
+	node.global_tables = cfg.global_tables != 0;
+	if (cfg.replication[0] != '\0') {
+		e = start_replication(&node, &cfg, &repl);
+		if (e != GT_OK) {
+			fprintf(stderr, "region-node: cannot start replication "
+			    "on %s: %s%s\n", cfg.replication, gt_strerror(e),
+			    cfg.cluster_key[0] ? "" : " (cluster_key is not "
+			    "set)");
+			rn_node_close(&node);
+			return 1;
+		}
+	}
 	e = rn_http_start(&node, cfg.host, (uint16_t)cfg.port, &http);
 	if (e != GT_OK) {
 		fprintf(stderr, "region-node: cannot listen on %s:%u: %s\n",
 		    cfg.host, cfg.port, gt_strerror(e));
+		repl_node_stop(repl);
 		rn_node_close(&node);
 		return 1;
+	}
+	if (repl != NULL) {
+		rn_http_ext ext = {ext_metrics, ext_replication, repl};
+		rn_http_set_ext(http, &ext);
 	}
 	GT_LOG(GT_LOG_INFO, "node", "event=listening region=%s "
 	    "url=http://%s:%u data=%s durability=%s", node.region, cfg.host,
@@ -94,6 +147,7 @@ int main(int argc, char **argv)
 	GT_LOG(GT_LOG_INFO, "node", "event=stopping signal=%d",
 	    (int)stop_signal);
 	rn_http_stop(http);
+	repl_node_stop(repl);
 	rn_node_close(&node);
 	GT_LOG(GT_LOG_INFO, "node", "event=stopped");
 	return 0;

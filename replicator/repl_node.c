@@ -1,0 +1,1028 @@
+/*
+ * repl_node.c — NNG transport and threads around the replication core.
+ *
+ * Origin side (serving peers):
+ *   worker loop: recv PULL -> authenticate -> repl_origin_decide ->
+ *     NOW:    read own log records after after_seq into a BATCH
+ *     PARK:   wait for a local commit (commit hook) or the deadline, decide
+ *             again
+ *     EMPTY / RESYNC: an empty BATCH (flagged for RESYNC)
+ *   -> send.  A PULL's after_seq is the peer's acknowledgement.
+ *
+ * Follower side (one thread per peer):
+ *   repl_puller_step turns events into actions; the thread sends PULLs,
+ *   waits for answers (bounded by the puller's deadline), applies batches
+ *   through the store's writer (rn_repl_apply: one transaction with the
+ *   cursor), and sleeps out backoff timers.
+ *
+ * The origin's head (the newest record it originated) is found by walking
+ * the log backwards over the records each commit added, under one mutex:
+ * every committed record is looked at once.
+ */
+#include "repl_node.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl.h"
+#include "replica.h"
+#include "table.h"
+
+#define REPL_WORKERS_MAX 34
+#define REPL_PENDING_SCAN_MAX 100000u
+
+/* Replication latency histogram bounds, ms. */
+static const uint32_t lat_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500,
+    1000, 2000, 5000, 10000, 30000, 60000};
+#define LAT_NB (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
+
+typedef struct peer {
+	struct repl_node *r;
+	repl_node_peer cfg;
+	pthread_t th;
+	int started;
+	nng_socket sock;
+
+	pthread_mutex_t mu;  /* guards everything below */
+	pthread_cond_t cv;   /* apply completion, timers, stop */
+	repl_puller p;
+	int apply_done;
+	gt_err apply_err;
+	uint64_t apply_cursor;
+	uint64_t lat_bucket[LAT_NB + 1];
+	uint64_t lat_sum_ms, lat_count;
+	uint64_t applied, conflicts, dropped, batches, errors;
+	int resync;
+	/* Origin side: what this peer acknowledged of our log. */
+	uint64_t acked;
+	uint64_t last_pull_ms;
+} peer;
+
+typedef struct worker {
+	struct repl_node *r;
+	pthread_t th;
+	int started;
+	nng_ctx ctx;
+	nng_aio *aio;
+} worker;
+
+struct repl_node {
+	rn_node *node;
+	repl_key key;
+	uint32_t wait_ms, max_bytes;
+	nng_socket rep;
+	int rep_open;
+	worker workers[REPL_WORKERS_MAX];
+	size_t nworkers;
+	peer peers[REPL_PEERS_MAX];
+	size_t npeers;
+
+	pthread_mutex_t mu;   /* guards the fields below */
+	pthread_cond_t cv;    /* commits and stop */
+	_Atomic int stopping;
+	uint64_t commit_gen;
+	uint64_t last_seq;    /* newest committed local seq */
+	uint64_t scanned_to;  /* own_head is exact up to here */
+	uint64_t own_head;    /* newest seq this region originated */
+};
+
+static uint64_t now_ms(void) { return gt_mono_ns() / 1000000u; }
+
+static uint32_t rnd32(void)
+{
+	uint32_t v = 0;
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = (uint32_t)gt_mono_ns();
+	return v;
+}
+
+static gt_err nng_to_gt(int rv)
+{
+	switch (rv) {
+	case 0:
+		return GT_OK;
+	case NNG_ETIMEDOUT:
+		return GT_ETIMEOUT;
+	case NNG_ECLOSED:
+		return GT_ECLOSED;
+	case NNG_ENOMEM:
+		return GT_ENOMEM;
+	default:
+		return GT_EIO;
+	}
+}
+
+/* Waits on cv until deadline (monotonic ms) or a wake-up; mu held. */
+static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+    uint64_t deadline_ms)
+{
+	struct timespec ts;
+	uint64_t now = now_ms();
+	uint64_t wait = deadline_ms > now ? deadline_ms - now : 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(wait / 1000u);
+	ts.tv_nsec += (long)(wait % 1000u) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static peer *peer_find(repl_node *r, const char *region)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (strcmp(r->peers[i].cfg.region, region) == 0)
+			return &r->peers[i];
+	return NULL;
+}
+
+/* ----------------------------------------------------------- origin side */
+
+static void commit_hook(void *arg, uint64_t last_seq)
+{
+	repl_node *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	r->commit_gen++;
+	if (last_seq > r->last_seq)
+		r->last_seq = last_seq;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Brings own_head up to date with the log; r->mu held. */
+static void own_head_refresh(repl_node *r)
+{
+	rn_store *s = r->node->store;
+	const char *self = r->node->region;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t last = rn_store_seq_committed(s);
+	uint8_t kb[8];
+	int rc;
+
+	if (last <= r->scanned_to)
+		return;
+	if (rn_store_read_begin(s, &txn) != GT_OK)
+		return;
+	if (mdb_cursor_open(txn, rn_store_dbs(s)->log, &cur) != MDB_SUCCESS)
+		goto out;
+	gt_put_u64be(kb, last);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		rn_logrec lr;
+		uint64_t seq;
+		if (k.mv_size != 8)
+			break;
+		seq = gt_get_u64be(k.mv_data);
+		if (seq > last)
+			continue;
+		if (seq <= r->scanned_to)
+			break;
+		if (rn_logrec_decode(v.mv_data, v.mv_size, &lr) == GT_OK &&
+		    !(lr.flags & RN_LOG_F_REPLICATED) &&
+		    lr.origin_len == strlen(self) &&
+		    memcmp(lr.origin, self, lr.origin_len) == 0) {
+			if (seq > r->own_head)
+				r->own_head = seq;
+			break;
+		}
+	}
+	r->scanned_to = last;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	rn_store_read_end(txn);
+}
+
+typedef struct scan_ctx {
+	repl_batch_enc *enc;
+	uint64_t head;
+	gt_err err;
+} scan_ctx;
+
+static int scan_visit(void *arg, uint64_t seq, const rn_logrec *lr)
+{
+	scan_ctx *sc = arg;
+	repl_rec rec;
+	gt_err err;
+
+	if (seq > sc->head)
+		return 1;
+	memset(&rec, 0, sizeof(rec));
+	rec.origin_seq = lr->origin_seq;
+	rec.hlc = lr->hlc;
+	rec.op = lr->op;
+	rec.flags = (uint8_t)(lr->flags & REPL_REC_F_SERVICE);
+	rec.table = lr->table;
+	rec.table_len = lr->table_len;
+	rec.key = lr->key;
+	rec.key_len = lr->key_len;
+	rec.image = lr->new_img;
+	rec.image_len = lr->new_len;
+	rec.meta = lr->meta;
+	rec.meta_len = lr->meta_len;
+	err = repl_batch_enc_add(sc->enc, &rec);
+	if (err == GT_ELIMIT)
+		return 1;
+	if (err != GT_OK) {
+		sc->err = err;
+		GT_LOG(GT_LOG_ERROR, "repl", "event=encode_failed seq=%llu "
+		    "err=\"%s\"", (unsigned long long)seq, gt_strerror(err));
+		return 1;
+	}
+	return 0;
+}
+
+/* Builds the BATCH answering pull into out. */
+static gt_err origin_batch(repl_node *r, const repl_pull *pull,
+    const repl_answer *ans, uint64_t head, gt_buf *out)
+{
+	repl_batch_info info;
+	repl_batch_enc enc;
+	MDB_txn *txn = NULL;
+	scan_ctx sc = {&enc, head, GT_OK};
+	int truncated = 0;
+	gt_err err;
+
+	memset(&info, 0, sizeof(info));
+	info.pull_id = pull->pull_id;
+	info.after_seq = pull->after_seq;
+	info.head_seq = head;
+	info.trunc_seq = 0;
+	info.origin_hlc = cf_hlc_make(gt_wall_ms(), 0);
+	info.flags = ans->kind == REPL_ANSWER_RESYNC ? REPL_BATCH_F_RESYNC : 0;
+	err = repl_batch_enc_begin(&enc, out, r->node->region, &info,
+	    ans->kind == REPL_ANSWER_NOW ? ans->max_bytes : REPL_FRAME_MIN_BATCH);
+	if (err != GT_OK)
+		return err;
+	if (ans->kind == REPL_ANSWER_NOW) {
+		err = rn_store_read_begin(r->node->store, &txn);
+		if (err == GT_OK)
+			err = rn_repl_log_scan(txn, rn_store_dbs(r->node->store),
+			    r->node->region, pull->after_seq, scan_visit, &sc,
+			    &truncated);
+		if (err == GT_OK)
+			err = sc.err;
+		rn_store_read_end(txn);
+		if (err != GT_OK)
+			return err;
+	}
+	return repl_batch_enc_finish(&enc, &r->key);
+}
+
+/* Answers one received PULL frame: the reply frame goes into out. */
+static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
+    gt_buf *out)
+{
+	repl_pull pull;
+	repl_origin_view view;
+	repl_answer ans;
+	uint64_t received = now_ms(), head;
+	peer *pe;
+	gt_err err;
+
+	err = repl_pull_decode(f, n, &r->key, &pull);
+	if (err != GT_OK) {
+		GT_LOG(GT_LOG_WARN, "repl", "event=bad_pull err=\"%s\"",
+		    gt_strerror(err));
+		(void)repl_error_encode(REPL_ERR_BAD_REQUEST, r->node->region, 0,
+		    err == GT_EAUTH ? "authentication failed" : "malformed",
+		    &r->key, out);
+		return;
+	}
+	if (strcmp(pull.to, r->node->region) != 0) {
+		(void)repl_error_encode(REPL_ERR_WRONG_ORIGIN, r->node->region,
+		    pull.pull_id, "this is another region", &r->key, out);
+		return;
+	}
+	pe = peer_find(r, pull.from);
+	if (pe == NULL) {
+		(void)repl_error_encode(REPL_ERR_NOT_MEMBER, r->node->region,
+		    pull.pull_id, "not a member of this cluster", &r->key, out);
+		return;
+	}
+	memset(&view, 0, sizeof(view));
+	view.max_bytes = r->max_bytes;
+	view.wait_max_ms = REPL_WAIT_MAX_MS;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		uint64_t gen = r->commit_gen;
+		own_head_refresh(r);
+		view.head_seq = r->own_head;
+		repl_origin_decide(&view, &pull, received, now_ms(), &ans);
+		if (ans.ack_valid) {
+			pthread_mutex_lock(&pe->mu);
+			pe->acked = ans.ack_seq;
+			pe->last_pull_ms = now_ms();
+			pthread_mutex_unlock(&pe->mu);
+		}
+		if (ans.kind != REPL_ANSWER_PARK || r->stopping)
+			break;
+		while (gen == r->commit_gen && !r->stopping &&
+		    now_ms() < ans.park_until_ms)
+			cond_wait_until(&r->cv, &r->mu, ans.park_until_ms);
+	}
+	head = view.head_seq;
+	pthread_mutex_unlock(&r->mu);
+	if (ans.kind == REPL_ANSWER_PARK)
+		ans.kind = REPL_ANSWER_EMPTY; /* stopping */
+	err = origin_batch(r, &pull, &ans, head, out);
+	if (err != GT_OK) {
+		gt_buf_reset(out);
+		(void)repl_error_encode(REPL_ERR_INTERNAL, r->node->region,
+		    pull.pull_id, gt_strerror(err), &r->key, out);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	repl_node *r = w->r;
+	gt_buf out = GT_BUF_INIT;
+
+	for (;;) {
+		nng_msg *msg;
+		int rv;
+
+		nng_ctx_recv(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		rv = nng_aio_result(w->aio);
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0)
+			continue;
+		msg = nng_aio_get_msg(w->aio);
+		gt_buf_reset(&out);
+		origin_serve(r, nng_msg_body(msg), nng_msg_len(msg), &out);
+		nng_msg_clear(msg);
+		if (!gt_buf_ok(&out) || out.len == 0 ||
+		    nng_msg_append(msg, out.data, out.len) != 0) {
+			nng_msg_free(msg);
+			continue;
+		}
+		nng_aio_set_msg(w->aio, msg);
+		nng_ctx_send(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		if (nng_aio_result(w->aio) != 0)
+			nng_msg_free(msg);
+		if (nng_aio_result(w->aio) == NNG_ECLOSED)
+			break;
+	}
+	gt_buf_free(&out);
+	return NULL;
+}
+
+/* --------------------------------------------------------- follower side */
+
+typedef struct apply_job {
+	rn_write w;
+	peer *pe;
+	repl_batch batch;     /* iterator over the frame (borrowed) */
+	rn_apply_result res;
+} apply_job;
+
+static gt_err apply_fn(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	apply_job *job = (apply_job *)w;
+	peer *pe = job->pe;
+	rn_logrec *recs = NULL;
+	repl_batch it = job->batch;
+	repl_rec rec;
+	size_t n = 0;
+	gt_err err;
+
+	(void)s;
+	if (job->batch.info.count > 0) {
+		recs = calloc(job->batch.info.count, sizeof(*recs));
+		if (recs == NULL)
+			return GT_ENOMEM;
+	}
+	while (n < job->batch.info.count && repl_batch_next(&it, &rec)) {
+		rn_logrec *lr = &recs[n++];
+		lr->op = rec.op;
+		lr->flags = rec.flags;
+		lr->hlc = rec.hlc;
+		lr->origin_seq = rec.origin_seq;
+		lr->origin = pe->cfg.region;
+		lr->origin_len = strlen(pe->cfg.region);
+		lr->table = rec.table;
+		lr->table_len = rec.table_len;
+		lr->key = rec.key;
+		lr->key_len = rec.key_len;
+		lr->new_img = rec.image;
+		lr->new_len = rec.image_len;
+		lr->meta = rec.meta;
+		lr->meta_len = rec.meta_len;
+	}
+	err = rn_repl_apply(pe->r->node, txn, pe->cfg.region, recs, n,
+	    gt_wall_ms(), &job->res);
+	free(recs);
+	return err;
+}
+
+static void apply_done(rn_write *w, gt_err commit_err)
+{
+	apply_job *job = (apply_job *)w;
+	peer *pe = job->pe;
+	rn_node *node = pe->r->node;
+	gt_err err = commit_err != GT_OK ? commit_err : w->result;
+
+	/* On the writer thread, right after the commit: the catalog follows
+	 * the committed state before any later write runs. */
+	if (err == GT_OK) {
+		for (size_t i = 0; i < job->res.ndropped; i++)
+			rn_catalog_remove(&node->catalog,
+			    job->res.dropped_tables[i]);
+		for (size_t i = 0; i < job->res.ncreated; i++) {
+			(void)rn_catalog_put(&node->catalog,
+			    job->res.created[i]);
+			GT_LOG(GT_LOG_INFO, "repl", "event=table_replicated "
+			    "table=%s from=%s", job->res.created[i]->name,
+			    pe->cfg.region);
+		}
+	}
+	pthread_mutex_lock(&pe->mu);
+	if (err == GT_OK) {
+		for (size_t i = 0; i < job->res.nlatency; i++) {
+			uint32_t ms = job->res.latency_ms[i];
+			size_t b = 0;
+			while (b < LAT_NB && ms > lat_bounds[b])
+				b++;
+			pe->lat_bucket[b]++;
+			pe->lat_sum_ms += ms;
+			pe->lat_count++;
+		}
+		pe->applied += job->res.applied;
+		pe->conflicts += job->res.conflicts;
+		pe->dropped += job->res.dropped;
+		pe->batches++;
+		pe->apply_cursor = job->res.cursor;
+	}
+	pe->apply_err = err;
+	pe->apply_done = 1;
+	pthread_cond_broadcast(&pe->cv);
+	pthread_mutex_unlock(&pe->mu);
+}
+
+/* Applies a decoded batch and waits for its commit. */
+static gt_err follower_apply(peer *pe, const repl_batch *b, uint64_t *cursor)
+{
+	apply_job job;
+	gt_err err;
+
+	memset(&job, 0, sizeof(job));
+	job.w.fn = apply_fn;
+	job.w.done = apply_done;
+	job.pe = pe;
+	job.batch = *b;
+	pthread_mutex_lock(&pe->mu);
+	pe->apply_done = 0;
+	pthread_mutex_unlock(&pe->mu);
+	err = rn_store_submit(pe->r->node->store, &job.w);
+	if (err != GT_OK)
+		return err;
+	pthread_mutex_lock(&pe->mu);
+	while (!pe->apply_done)
+		pthread_cond_wait(&pe->cv, &pe->mu);
+	err = pe->apply_err;
+	*cursor = pe->apply_cursor;
+	pthread_mutex_unlock(&pe->mu);
+	rn_apply_result_clear(&job.res);
+	return err;
+}
+
+/* Sends a PULL and waits for its answer; fills ev.  *held keeps a BATCH
+ * message alive for the apply that follows. */
+static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
+    nng_msg **held, repl_batch *batch)
+{
+	repl_node *r = pe->r;
+	repl_pull pull;
+	gt_buf f = GT_BUF_INIT;
+	nng_msg *msg = NULL;
+	uint64_t now = now_ms();
+	nng_duration to;
+	uint8_t type = 0;
+	gt_err err;
+	int rv;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = REPL_EV_ERROR;
+	ev->pull_id = act->pull_id;
+	memset(&pull, 0, sizeof(pull));
+	snprintf(pull.from, sizeof(pull.from), "%s", r->node->region);
+	snprintf(pull.to, sizeof(pull.to), "%s", pe->cfg.region);
+	pull.pull_id = act->pull_id;
+	pull.after_seq = act->after_seq;
+	pull.max_bytes = act->max_bytes;
+	pull.wait_ms = act->wait_ms;
+	err = repl_pull_encode(&pull, &r->key, &f);
+	if (err != GT_OK)
+		goto out;
+	to = (nng_duration)(act->timer_at_ms > now ? act->timer_at_ms - now :
+	    1);
+	(void)nng_socket_set_ms(pe->sock, NNG_OPT_RECVTIMEO, to);
+	(void)nng_socket_set_ms(pe->sock, NNG_OPT_SENDTIMEO, to);
+	rv = nng_send(pe->sock, f.data, f.len, 0);
+	if (rv != 0) {
+		err = nng_to_gt(rv);
+		goto out;
+	}
+	rv = nng_recvmsg(pe->sock, &msg, 0);
+	if (rv != 0) {
+		err = nng_to_gt(rv);
+		goto out;
+	}
+	err = repl_frame_peek(nng_msg_body(msg), nng_msg_len(msg), &type);
+	if (err == GT_OK && type == REPL_FRAME_BATCH) {
+		err = repl_batch_decode(nng_msg_body(msg), nng_msg_len(msg),
+		    &r->key, batch);
+		if (err == GT_OK) {
+			ev->kind = REPL_EV_BATCH;
+			ev->batch = batch->info;
+			*held = msg;
+			msg = NULL;
+		}
+	} else if (err == GT_OK && type == REPL_FRAME_ERROR) {
+		repl_error e;
+		err = repl_error_decode(nng_msg_body(msg), nng_msg_len(msg),
+		    &r->key, &e);
+		if (err == GT_OK) {
+			GT_LOG(GT_LOG_WARN, "repl", "event=peer_error peer=%s "
+			    "code=%u msg=\"%s\"", pe->cfg.region, e.code, e.msg);
+			err = GT_EIO;
+		}
+	} else if (err == GT_OK) {
+		err = GT_ECORRUPT;
+	}
+out:
+	if (msg != NULL)
+		nng_msg_free(msg);
+	gt_buf_free(&f);
+	ev->err = err;
+	ev->rnd = rnd32();
+	ev->now_ms = now_ms();
+}
+
+static void *follower_main(void *arg)
+{
+	peer *pe = arg;
+	repl_node *r = pe->r;
+	repl_event ev;
+	repl_action act;
+	repl_batch batch;
+	nng_msg *held = NULL;
+	MDB_txn *txn = NULL;
+	uint64_t cursor = 0;
+	gt_err last_logged = GT_OK;
+
+	if (rn_store_read_begin(r->node->store, &txn) == GT_OK) {
+		(void)rn_cursor_get(txn, rn_store_dbs(r->node->store),
+		    pe->cfg.region, &cursor);
+		rn_store_read_end(txn);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = REPL_EV_START;
+	ev.now_ms = now_ms();
+	ev.cursor = cursor;
+	ev.pull_id = ((uint64_t)rnd32() << 32 | rnd32()) >> 8;
+	pthread_mutex_lock(&pe->mu);
+	repl_puller_step(&pe->p, &ev, &act);
+	pthread_mutex_unlock(&pe->mu);
+	GT_LOG(GT_LOG_INFO, "repl", "event=follow peer=%s url=%s cursor=%llu",
+	    pe->cfg.region, pe->cfg.url, (unsigned long long)cursor);
+
+	for (;;) {
+		int stopping;
+
+		stopping = atomic_load(&r->stopping);
+		if (stopping)
+			break;
+		memset(&ev, 0, sizeof(ev));
+		switch (act.kind) {
+		case REPL_ACT_SEND_PULL:
+			follower_pull(pe, &act, &ev, &held, &batch);
+			if (ev.kind == REPL_EV_ERROR) {
+				pthread_mutex_lock(&pe->mu);
+				pe->errors++;
+				pthread_mutex_unlock(&pe->mu);
+				if (ev.err != last_logged && ev.err !=
+				    GT_ECLOSED)
+					GT_LOG(GT_LOG_WARN, "repl", "event="
+					    "pull_failed peer=%s err=\"%s\"",
+					    pe->cfg.region,
+					    gt_strerror(ev.err));
+				last_logged = ev.err;
+			} else {
+				if (last_logged != GT_OK)
+					GT_LOG(GT_LOG_INFO, "repl", "event="
+					    "peer_reachable peer=%s",
+					    pe->cfg.region);
+				last_logged = GT_OK;
+			}
+			break;
+		case REPL_ACT_APPLY: {
+			uint64_t cur = 0;
+			gt_err err = held ? follower_apply(pe, &batch, &cur) :
+			    GT_ESTATE;
+			if (held) {
+				nng_msg_free(held);
+				held = NULL;
+			}
+			ev.kind = err == GT_OK ? REPL_EV_APPLIED :
+			    REPL_EV_APPLY_FAILED;
+			ev.cursor = cur;
+			ev.err = err;
+			ev.rnd = rnd32();
+			if (err != GT_OK)
+				GT_LOG(GT_LOG_ERROR, "repl", "event=apply_failed "
+				    "peer=%s err=\"%s\"", pe->cfg.region,
+				    gt_strerror(err));
+			break;
+		}
+		case REPL_ACT_RESYNC:
+			pthread_mutex_lock(&pe->mu);
+			if (!pe->resync)
+				GT_LOG(GT_LOG_ERROR, "repl", "event="
+				    "resync_required peer=%s cursor=%llu "
+				    "reason=\"the peer truncated its log past "
+				    "this region's cursor; add the replica "
+				    "again to backfill\"", pe->cfg.region,
+				    (unsigned long long)pe->p.cursor);
+			pe->resync = 1;
+			pthread_mutex_unlock(&pe->mu);
+			/* Nothing to pull until a backfill: wait like NONE. */
+			__attribute__((fallthrough));
+		case REPL_ACT_NONE:
+		default:
+			pthread_mutex_lock(&pe->mu);
+			if (!atomic_load(&r->stopping))
+				cond_wait_until(&pe->cv, &pe->mu,
+				    act.timer_at_ms ? act.timer_at_ms :
+				    now_ms() + 1000u);
+			pthread_mutex_unlock(&pe->mu);
+			if (act.timer_at_ms == 0 || now_ms() < act.timer_at_ms)
+				continue; /* woken early: same action */
+			ev.kind = REPL_EV_TIMER;
+			break;
+		}
+		if (held != NULL && ev.kind != REPL_EV_BATCH) {
+			nng_msg_free(held);
+			held = NULL;
+		}
+		ev.now_ms = now_ms();
+		pthread_mutex_lock(&pe->mu);
+		repl_puller_step(&pe->p, &ev, &act);
+		pthread_mutex_unlock(&pe->mu);
+		if (act.kind != REPL_ACT_APPLY && held != NULL) {
+			nng_msg_free(held);
+			held = NULL;
+		}
+	}
+	if (held != NULL)
+		nng_msg_free(held);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static gt_err peer_start(peer *pe, const repl_node_cfg *cfg)
+{
+	repl_puller_cfg pc;
+	int rv;
+
+	repl_puller_cfg_default(&pc);
+	pc.wait_ms = cfg->wait_ms ? cfg->wait_ms : pc.wait_ms;
+	pc.max_bytes = cfg->max_bytes ? cfg->max_bytes : pc.max_bytes;
+	if (repl_puller_init(&pe->p, &pc) != GT_OK)
+		return GT_EINVAL;
+	rv = nng_req0_open(&pe->sock);
+	if (rv != 0)
+		return GT_ENOMEM;
+	/* A pull is answered or times out by the puller's own deadline;
+	 * NNG must not resend it behind our back. */
+	(void)nng_socket_set_ms(pe->sock, NNG_OPT_REQ_RESENDTIME,
+	    NNG_DURATION_INFINITE);
+	(void)nng_socket_set_ms(pe->sock, NNG_OPT_RECONNMINT, 20);
+	(void)nng_socket_set_ms(pe->sock, NNG_OPT_RECONNMAXT, 1000);
+	(void)nng_socket_set_size(pe->sock, NNG_OPT_RECVMAXSZ, REPL_FRAME_MAX);
+	rv = nng_dial(pe->sock, pe->cfg.url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		GT_LOG(GT_LOG_ERROR, "repl", "event=dial_failed peer=%s url=%s "
+		    "err=\"%s\"", pe->cfg.region, pe->cfg.url, nng_strerror(rv));
+		nng_close(pe->sock);
+		return GT_EINVAL;
+	}
+	if (pthread_create(&pe->th, NULL, follower_main, pe) != 0) {
+		nng_close(pe->sock);
+		return GT_ENOMEM;
+	}
+	pe->started = 1;
+	return GT_OK;
+}
+
+gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
+    repl_node **out)
+{
+	repl_node *r;
+	gt_err err;
+	int rv;
+
+	if (cfg->npeers > REPL_PEERS_MAX)
+		return GT_EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return GT_ENOMEM;
+	r->node = node;
+	r->wait_ms = cfg->wait_ms;
+	r->max_bytes = cfg->max_bytes ? cfg->max_bytes : (1u << 20);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	err = repl_key_init(&r->key, cfg->key, cfg->key_len);
+	if (err != GT_OK) {
+		GT_LOG(GT_LOG_ERROR, "repl", "event=bad_cluster_key len=%zu "
+		    "min=%u max=%u", cfg->key_len, REPL_KEY_LEN_MIN,
+		    REPL_KEY_LEN_MAX);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		peer *pe = &r->peers[r->npeers++];
+		pe->r = r;
+		pe->cfg = cfg->peers[i];
+		pthread_mutex_init(&pe->mu, NULL);
+		pthread_cond_init(&pe->cv, NULL);
+	}
+	rv = nng_rep0_open(&r->rep);
+	if (rv != 0) {
+		err = GT_ENOMEM;
+		goto fail;
+	}
+	r->rep_open = 1;
+	(void)nng_socket_set_size(r->rep, NNG_OPT_RECVMAXSZ, 1u << 16);
+	rv = nng_listen(r->rep, cfg->listen_url, NULL, 0);
+	if (rv != 0) {
+		GT_LOG(GT_LOG_ERROR, "repl", "event=listen_failed url=%s "
+		    "err=\"%s\"", cfg->listen_url, nng_strerror(rv));
+		err = rv == NNG_EADDRINVAL || rv == NNG_EINVAL ? GT_EINVAL :
+		    GT_EIO;
+		goto fail;
+	}
+	rn_store_set_commit_hook(node->store, commit_hook, r);
+	r->nworkers = GT_MIN(REPL_WORKERS_MAX, 2 * cfg->npeers + 2);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		worker *w = &r->workers[i];
+		w->r = r;
+		if (nng_ctx_open(&w->ctx, r->rep) != 0 ||
+		    nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
+		    pthread_create(&w->th, NULL, worker_main, w) != 0) {
+			err = GT_ENOMEM;
+			goto fail;
+		}
+		w->started = 1;
+	}
+	for (size_t i = 0; i < r->npeers; i++) {
+		err = peer_start(&r->peers[i], cfg);
+		if (err != GT_OK)
+			goto fail;
+	}
+	GT_LOG(GT_LOG_INFO, "repl", "event=started url=%s peers=%zu",
+	    cfg->listen_url, r->npeers);
+	*out = r;
+	return GT_OK;
+fail:
+	repl_node_stop(r);
+	return err;
+}
+
+void repl_node_stop(repl_node *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	atomic_store(&r->stopping, 1);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < r->npeers; i++) {
+		pthread_mutex_lock(&r->peers[i].mu);
+		pthread_cond_broadcast(&r->peers[i].cv);
+		pthread_mutex_unlock(&r->peers[i].mu);
+	}
+	rn_store_set_commit_hook(r->node->store, NULL, NULL);
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		if (pe->started) {
+			nng_close(pe->sock);
+			pthread_join(pe->th, NULL);
+		}
+	}
+	if (r->rep_open)
+		nng_close(r->rep);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		worker *w = &r->workers[i];
+		if (w->started)
+			pthread_join(w->th, NULL);
+		if (w->aio)
+			nng_aio_free(w->aio);
+	}
+	for (size_t i = 0; i < r->npeers; i++) {
+		pthread_cond_destroy(&r->peers[i].cv);
+		pthread_mutex_destroy(&r->peers[i].mu);
+	}
+	repl_key_free(&r->key);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+/* -------------------------------------------------------------- metrics */
+
+typedef struct pend_ctx {
+	uint64_t n;
+} pend_ctx;
+
+static int pend_visit(void *arg, uint64_t seq, const rn_logrec *lr)
+{
+	pend_ctx *pc = arg;
+	(void)seq;
+	(void)lr;
+	return ++pc->n >= REPL_PENDING_SCAN_MAX;
+}
+
+/* Own records after acked: what the peer has yet to receive. */
+static uint64_t pending_count(repl_node *r, uint64_t acked)
+{
+	MDB_txn *txn = NULL;
+	pend_ctx pc = {0};
+	int truncated = 0;
+
+	if (rn_store_read_begin(r->node->store, &txn) != GT_OK)
+		return 0;
+	(void)rn_repl_log_scan(txn, rn_store_dbs(r->node->store),
+	    r->node->region, acked, pend_visit, &pc, &truncated);
+	rn_store_read_end(txn);
+	return pc.n;
+}
+
+void repl_node_metrics(repl_node *r, gt_buf *b)
+{
+	const char *self = r->node->region;
+
+	gt_buf_puts(b, "# HELP meridian_replication_latency_ms Time from a "
+	    "write's timestamp at its source to its apply here (ms).\n"
+	    "# TYPE meridian_replication_latency_ms histogram\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		uint64_t cum = 0;
+		pthread_mutex_lock(&pe->mu);
+		for (size_t k = 0; k <= LAT_NB; k++) {
+			cum += pe->lat_bucket[k];
+			if (k < LAT_NB)
+				gt_buf_printf(b, "meridian_replication_latency_"
+				    "ms_bucket{source=\"%s\",destination=\"%s\","
+				    "le=\"%u\"} %llu\n", pe->cfg.region, self,
+				    lat_bounds[k], (unsigned long long)cum);
+			else
+				gt_buf_printf(b, "meridian_replication_latency_"
+				    "ms_bucket{source=\"%s\",destination=\"%s\","
+				    "le=\"+Inf\"} %llu\n", pe->cfg.region, self,
+				    (unsigned long long)cum);
+		}
+		gt_buf_printf(b, "meridian_replication_latency_ms_sum{source="
+		    "\"%s\",destination=\"%s\"} %llu\n"
+		    "meridian_replication_latency_ms_count{source=\"%s\","
+		    "destination=\"%s\"} %llu\n", pe->cfg.region, self,
+		    (unsigned long long)pe->lat_sum_ms, pe->cfg.region, self,
+		    (unsigned long long)pe->lat_count);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "# HELP meridian_pending_replication_count Writes "
+	    "originated at source that destination has not acknowledged.\n"
+	    "# TYPE meridian_pending_replication_count gauge\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		uint64_t acked;
+		pthread_mutex_lock(&pe->mu);
+		acked = pe->acked;
+		pthread_mutex_unlock(&pe->mu);
+		gt_buf_printf(b, "meridian_pending_replication_count{source="
+		    "\"%s\",destination=\"%s\"} %llu\n", self, pe->cfg.region,
+		    (unsigned long long)pending_count(r, acked));
+	}
+	gt_buf_puts(b, "# HELP meridian_replication_shipped_seq Last own "
+	    "sequence number each peer acknowledged.\n"
+	    "# TYPE meridian_replication_shipped_seq gauge\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_shipped_seq{source=\"%s\","
+		    "destination=\"%s\"} %llu\n", self, pe->cfg.region,
+		    (unsigned long long)pe->acked);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "# HELP meridian_replication_applied_seq Last origin "
+	    "sequence number applied from each source.\n"
+	    "# TYPE meridian_replication_applied_seq gauge\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_applied_seq{source=\"%s\","
+		    "destination=\"%s\"} %llu\n", pe->cfg.region, self,
+		    (unsigned long long)pe->p.cursor);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "# HELP meridian_replication_records_total Replicated "
+	    "records by outcome.\n"
+	    "# TYPE meridian_replication_records_total counter\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_records_total{source="
+		    "\"%s\",destination=\"%s\",outcome=\"applied\"} %llu\n"
+		    "meridian_replication_records_total{source=\"%s\","
+		    "destination=\"%s\",outcome=\"dropped\"} %llu\n"
+		    "meridian_replication_records_total{source=\"%s\","
+		    "destination=\"%s\",outcome=\"conflict\"} %llu\n",
+		    pe->cfg.region, self, (unsigned long long)pe->applied,
+		    pe->cfg.region, self, (unsigned long long)pe->dropped,
+		    pe->cfg.region, self, (unsigned long long)pe->conflicts);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "# HELP meridian_replication_pull_errors_total Failed "
+	    "pulls (peer down, timeout, bad frame).\n"
+	    "# TYPE meridian_replication_pull_errors_total counter\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_pull_errors_total{source="
+		    "\"%s\",destination=\"%s\"} %llu\n", pe->cfg.region, self,
+		    (unsigned long long)pe->errors);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "# HELP meridian_replication_resync_required 1 when "
+	    "the source truncated its log past this region's cursor.\n"
+	    "# TYPE meridian_replication_resync_required gauge\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_resync_required{source="
+		    "\"%s\",destination=\"%s\"} %d\n", pe->cfg.region, self,
+		    pe->resync);
+		pthread_mutex_unlock(&pe->mu);
+	}
+}
+
+void repl_node_status_json(repl_node *r, gt_buf *b)
+{
+	uint64_t now = now_ms();
+
+	gt_buf_puts(b, "{\"region\":");
+	gt_buf_json_str(b, r->node->region, strlen(r->node->region));
+	pthread_mutex_lock(&r->mu);
+	own_head_refresh(r);
+	gt_buf_printf(b, ",\"head_seq\":%llu,\"peers\":[",
+	    (unsigned long long)r->own_head);
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		if (i)
+			gt_buf_putc(b, ',');
+		gt_buf_puts(b, "{\"region\":");
+		gt_buf_json_str(b, pe->cfg.region, strlen(pe->cfg.region));
+		gt_buf_printf(b, ",\"url\":");
+		gt_buf_json_str(b, pe->cfg.url, strlen(pe->cfg.url));
+		gt_buf_printf(b, ",\"state\":\"%s\",\"applied_seq\":%llu,"
+		    "\"peer_head_seq\":%llu,\"acked_seq\":%llu,"
+		    "\"last_answer_ms_ago\":%lld,\"pull_errors\":%llu,"
+		    "\"applied\":%llu,\"conflicts\":%llu,\"resync_required\":"
+		    "%s,\"last_error\":\"%s\"}",
+		    repl_pstate_name(pe->p.state),
+		    (unsigned long long)pe->p.cursor,
+		    (unsigned long long)pe->p.head_seq,
+		    (unsigned long long)pe->acked,
+		    pe->p.last_ok_ms ? (long long)(now - pe->p.last_ok_ms) : -1,
+		    (unsigned long long)pe->errors,
+		    (unsigned long long)pe->applied,
+		    (unsigned long long)pe->conflicts,
+		    pe->resync ? "true" : "false",
+		    gt_strerror(pe->p.last_err));
+		pthread_mutex_unlock(&pe->mu);
+	}
+	gt_buf_puts(b, "]}");
+}
