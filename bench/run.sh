@@ -191,13 +191,103 @@ bench_durability() {
 	fi
 }
 
-# bench_replication: the place for the replication benchmark (two or three
-# region nodes on 127.0.0.1 replicating one table: put rate at the origin
-# with replication on versus off, and replication lag p50/p99 from the
-# nodes' metrics).  It appends lines to $TMP/results with record().
-# Nothing is measured here yet.
+# bench_replication: three region nodes on 127.0.0.1 (nosync) replicating
+# one global table.  Sustained PutItem load in the first region, at full
+# speed (BENCH_CONNS connections) and lightly (1 connection); after each
+# run, once every peer has caught up, the replication latency p50/p99 that
+# the two other regions measured (apply time minus the write's timestamp,
+# from their /metrics histograms), beside the write rate achieved.
 bench_replication() {
-	return 0
+	local dir=$TMP/repl regions="us-east-1 eu-west-1 ap-northeast-1"
+	local r i pid ports
+	mkdir -p "$dir"
+	ports=$(python3 -c 'import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+	python3 - "$dir/cluster.json" $ports <<'PY'
+import json, sys
+path, ports = sys.argv[1], sys.argv[2:]
+names = ["us-east-1", "eu-west-1", "ap-northeast-1"]
+json.dump({"cluster_key": "meridian-benchmark-cluster-key",
+           "durability": "nosync", "global_tables": True,
+           "regions": [{"region": n, "host": "127.0.0.1", "port": 0,
+                        "replication": "tcp://127.0.0.1:%s" % p}
+                       for n, p in zip(names, ports)]}, open(path, "w"))
+PY
+	declare -A API
+	for r in $regions; do
+		"$NODE" --config "$dir/cluster.json" --region "$r" \
+		    --port-file "$dir/$r.port" --data "$dir/$r" \
+		    --log-level warn 2>"$dir/$r.log" &
+		pid=$!
+		PIDS+=("$pid")
+		if ! API[$r]=$(wait_port "$dir/$r.port" "$pid"); then
+			fail "region $r did not start"
+			tail -n 20 "$dir/$r.log" >&2
+			return 0
+		fi
+	done
+	load "${API[us-east-1]}" create-table >/dev/null
+	for run in full light; do
+		local conns=$CONNS line
+		[ "$run" = light ] && conns=1
+		line=$(CONNS=$conns load "${API[us-east-1]}" put \
+		    --key-prefix "$run")
+		echo "  replication $run: $line" >&2
+		python3 - "$run" "$(field "$line" rps)" "$dir" \
+		    "${API[us-east-1]}" "${API[eu-west-1]}" \
+		    "${API[ap-northeast-1]}" >>"$TMP/replication" <<'PY' ||
+import json, os, re, sys, time, urllib.request
+run, rps, state, origin, *dests = sys.argv[1:]
+def metrics(port):
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port,
+                                timeout=10) as r:
+        return r.read().decode()
+# Wait (bounded) until the origin sees nothing pending for either peer.
+deadline = time.time() + 60
+while time.time() < deadline:
+    m = metrics(origin)
+    pend = [int(v) for v in re.findall(
+        r'meridian_pending_replication_count\{[^}]*\} (\d+)', m)]
+    if pend and max(pend) == 0:
+        break
+    time.sleep(0.2)
+else:
+    print("replication did not catch up within 60 s", file=sys.stderr)
+    sys.exit(1)
+def quantile(buckets, q):
+    total = buckets[-1][1]
+    if total == 0:
+        return float("nan")
+    want, prev_le, prev_n = q * total, 0.0, 0
+    for le, n in buckets:
+        if n >= want:
+            if le == float("inf"):
+                return prev_le
+            frac = (want - prev_n) / (n - prev_n) if n > prev_n else 1
+            return prev_le + (le - prev_le) * frac
+        prev_le, prev_n = le, n
+    return prev_le
+for port in dests:
+    m = metrics(port)
+    rows = re.findall(r'meridian_replication_latency_ms_bucket\{source='
+                      r'"us-east-1",destination="([^"]+)",le="([^"]+)"\} '
+                      r'(\d+)', m)
+    dest = rows[0][0] if rows else "?"
+    b = [(float("inf") if le == "+Inf" else float(le), int(n))
+         for _, le, n in rows]
+    # The histogram counts since start: subtract the previous run's.
+    prev_path = os.path.join(state, "hist-%s.json" % port)
+    prev = json.load(open(prev_path)) if os.path.exists(prev_path) else {}
+    json.dump({str(le): n for le, n in b}, open(prev_path, "w"))
+    b = [(le, n - prev.get(str(le), 0)) for le, n in b]
+    print("%s us-east-1->%s %s %.1f %.1f %d" % (run, dest, rps,
+          quantile(b, 0.5), quantile(b, 0.99), b[-1][1] if b else 0))
+PY
+			fail "replication $run: peers did not catch up"
+	done
+	for pid in "${PIDS[@]}"; do stop "$pid" region-node; done
 }
 
 # report: the table, with the ratio node/bare and the targets.
@@ -255,10 +345,22 @@ fi
 for mode in $MODES; do
 	bench_durability "$mode"
 done
+: >"$TMP/replication"
 bench_replication
 
 rc=0
 report || rc=$?
+if [ -s "$TMP/replication" ]; then
+	echo
+	echo "replication (3 regions, nosync; latency = apply time at the" \
+	    "destination - write time at the source)"
+	printf '%-6s %-28s %11s %8s %8s %8s\n' load pair "origin w/s" \
+	    p50_ms p99_ms samples
+	while read -r run pair rps p50 p99 n; do
+		printf '%-6s %-28s %11s %8s %8s %8s\n' "$run" "$pair" "$rps" \
+		    "$p50" "$p99" "$n"
+	done <"$TMP/replication"
+fi
 if [ "$rc" -eq 3 ]; then
 	echo "bench: a target ratio was missed" >&2
 	if [ "$STRICT" = 1 ]; then : >"$TMP/failed"; fi

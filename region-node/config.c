@@ -54,6 +54,10 @@ static const opt opts[] = {
      "how long a replication pull waits for new writes (ms)"},
     {"repl_batch_kb", OPT_UINT, F(repl_batch_kb), 16, 4096, "1024", NULL,
      "most change-record data in one replication batch (KiB)"},
+    {"log_keep_max", OPT_UINT, F(log_keep_max), 0, 4000000000u, "10000000",
+     NULL, "most change records kept for a peer that has not "
+     "acknowledged them; a peer further behind must resynchronise (0: no "
+     "limit)"},
 };
 
 static int opt_set(const opt *o, rn_config *c, const char *val, char *err,

@@ -49,6 +49,7 @@ typedef struct rn_config {
 	unsigned global_tables; /* 1: CreateTable makes a global table */
 	unsigned repl_wait_ms;  /* long-poll wait of a pull */
 	unsigned repl_batch_kb; /* most data in one replication batch */
+	unsigned log_keep_max;  /* own records kept past unacked peers */
 	rn_peer peers[RN_PEERS_MAX];
 	size_t npeers;
 } rn_config;

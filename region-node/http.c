@@ -386,6 +386,62 @@ out:
 	cJSON_Delete(req);
 }
 
+static void http_admin_digest_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn, *nr, *lr;
+	rn_table *t = NULL;
+	MDB_txn *txn = NULL;
+	gt_buf b = GT_BUF_INIT;
+	unsigned nranges = 16;
+	int list = -1;
+	gt_err err;
+
+	tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	nr = cJSON_GetObjectItemCaseSensitive(req, "Ranges");
+	lr = cJSON_GetObjectItemCaseSensitive(req, "ListRange");
+	if (req == NULL || !cJSON_IsString(tn)) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, "expected {\"TableName\": ..., "
+		    "\"Ranges\"?: n, \"ListRange\"?: i}");
+		return;
+	}
+	if (cJSON_IsNumber(nr))
+		nranges = nr->valuedouble >= 1 && nr->valuedouble <= 4096 ?
+		    (unsigned)nr->valuedouble : 0;
+	if (cJSON_IsNumber(lr) && lr->valuedouble >= 0 &&
+	    lr->valuedouble < 4096)
+		list = (int)lr->valuedouble;
+	t = rn_catalog_get(&n->catalog, tn->valuestring);
+	cJSON_Delete(req);
+	if (t == NULL) {
+		http_admin_error(aio, 404, "no such table");
+		return;
+	}
+	if (nranges == 0) {
+		rn_table_unref(t);
+		http_admin_error(aio, 400, "Ranges must be from 1 to 4096");
+		return;
+	}
+	err = rn_store_read_begin(n->store, &txn);
+	if (err == GT_OK)
+		err = rn_table_digest_json(txn, rn_store_dbs(n->store), t,
+		    nranges, list, &b);
+	rn_store_read_end(txn);
+	rn_table_unref(t);
+	if (err != GT_OK) {
+		gt_buf_free(&b);
+		http_admin_error(aio, 500, gt_strerror(err));
+		return;
+	}
+	gt_buf_putc(&b, '\n');
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
 static int http_add(rn_http *h, const char *path, const char *method,
     void (*cb)(nng_aio *), int collect)
 {
@@ -442,6 +498,9 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 		    http_admin_conflicts_cb, 1);
 	if (rv == 0)
 		rv = http_add(h, "/admin/item", "POST", http_admin_item_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/digest", "POST", http_admin_digest_cb,
+		    1);
 	if (rv == 0)
 		rv = nng_http_server_start(h->server);
 	if (rv != 0) {

@@ -44,6 +44,7 @@ static gt_err start_replication(rn_node *node, const rn_config *cfg,
 	rc.npeers = cfg->npeers;
 	rc.wait_ms = cfg->repl_wait_ms;
 	rc.max_bytes = cfg->repl_batch_kb * 1024u;
+	rc.log_keep_max = cfg->log_keep_max;
 	return repl_node_start(node, &rc, out);
 }
 

@@ -16,6 +16,7 @@
  */
 #include "replica.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,5 +467,149 @@ gt_err rn_repl_log_scan(MDB_txn *txn, const rn_dbs *dbs, const char *self,
 	mdb_cursor_close(cur);
 	if (err == GT_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		err = rn_mdb_err(rc);
+	return err;
+}
+
+/* ---------------------------------------------------------------- digest */
+
+static void hex_put(gt_buf *b, const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		gt_buf_putc(b, hx[p[i] >> 4]);
+		gt_buf_putc(b, hx[p[i] & 15]);
+	}
+}
+
+gt_err rn_table_digest_json(MDB_txn *txn, const rn_dbs *dbs,
+    const rn_table *t, unsigned nranges, int list_range, gt_buf *out)
+{
+	EVP_MD_CTX *all = NULL, *rng = NULL, *one = NULL;
+	MDB_cursor *cur = NULL;
+	uint8_t kb[8], md[EVP_MAX_MD_SIZE];
+	unsigned mdlen;
+	uint64_t total = 0;
+	gt_err err = GT_OK;
+	int rc = MDB_SUCCESS;
+
+	if (nranges < 1 || nranges > 4096)
+		return GT_EINVAL;
+	all = EVP_MD_CTX_new();
+	rng = EVP_MD_CTX_new();
+	one = EVP_MD_CTX_new();
+	if (all == NULL || rng == NULL || one == NULL ||
+	    EVP_DigestInit_ex(all, EVP_sha256(), NULL) != 1) {
+		err = GT_ENOMEM;
+		goto out;
+	}
+	rc = mdb_cursor_open(txn, dbs->items, &cur);
+	if (rc != MDB_SUCCESS) {
+		err = rn_mdb_err(rc);
+		goto out;
+	}
+	gt_buf_puts(out, "{\"TableName\":");
+	gt_buf_json_str(out, t->name, strlen(t->name));
+	gt_buf_puts(out, ",\"Ranges\":[");
+	for (unsigned i = 0; i < nranges; i++) {
+		uint64_t lo = ((uint64_t)i << 32) / nranges;
+		uint64_t hi = ((uint64_t)(i + 1) << 32) / nranges;
+		uint64_t items = 0;
+		int listing = list_range == (int)i, nkeys = 0;
+		MDB_val k = {8, kb}, v;
+		gt_buf keys = GT_BUF_INIT;
+
+		if (EVP_DigestInit_ex(rng, EVP_sha256(), NULL) != 1) {
+			err = GT_ENOMEM;
+			goto out;
+		}
+		gt_put_u32be(kb, t->id);
+		gt_put_u32be(kb + 4, (uint32_t)lo);
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		    rc == MDB_SUCCESS;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			const uint8_t *kp = k.mv_data;
+			rn_itemrec ir;
+			cf_version ver;
+			size_t used;
+			uint8_t st[8];
+
+			if (k.mv_size < 8 || gt_get_u32be(kp) != t->id ||
+			    gt_get_u32be(kp + 4) >= hi)
+				break;
+			if (rn_itemrec_decode(v.mv_data, v.mv_size, &ir) !=
+			    GT_OK || cf_meta_decode(ir.meta, ir.meta_len, &ver,
+			    &used) != GT_OK) {
+				err = GT_ECORRUPT;
+				break;
+			}
+			if (ir.flags & RN_ITEM_F_TOMBSTONE)
+				continue;
+			gt_put_u64be(st, ver.stamp.hlc);
+			EVP_DigestUpdate(rng, kp + 4, k.mv_size - 4);
+			EVP_DigestUpdate(rng, ir.body, ir.body_len);
+			EVP_DigestUpdate(rng, st, 8);
+			EVP_DigestUpdate(rng, ver.stamp.origin,
+			    strlen(ver.stamp.origin) + 1);
+			items++;
+			if (listing) {
+				cJSON *it = cJSON_ParseWithLength(ir.body,
+				    ir.body_len);
+				cJSON *key = it ? rn_table_key_extract(t, it) :
+				    NULL;
+				EVP_DigestInit_ex(one, EVP_sha256(), NULL);
+				EVP_DigestUpdate(one, ir.body, ir.body_len);
+				EVP_DigestUpdate(one, st, 8);
+				EVP_DigestUpdate(one, ver.stamp.origin,
+				    strlen(ver.stamp.origin) + 1);
+				EVP_DigestFinal_ex(one, md, &mdlen);
+				gt_buf_puts(&keys, nkeys++ ? "," : "");
+				gt_buf_puts(&keys, "{\"Key\":");
+				if (key != NULL)
+					rn_buf_json(&keys, key);
+				else
+					gt_buf_puts(&keys, "null");
+				gt_buf_puts(&keys, ",\"Digest\":\"");
+				hex_put(&keys, md, 16);
+				gt_buf_puts(&keys, "\"}");
+				cJSON_Delete(key);
+				cJSON_Delete(it);
+			}
+		}
+		if (err != GT_OK || (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)) {
+			gt_buf_free(&keys);
+			if (err == GT_OK)
+				err = rn_mdb_err(rc);
+			goto out;
+		}
+		EVP_DigestFinal_ex(rng, md, &mdlen);
+		EVP_DigestUpdate(all, md, mdlen);
+		total += items;
+		gt_buf_printf(out, "%s{\"Range\":%u,\"HashLo\":%llu,\"HashHi\":"
+		    "%llu,\"Items\":%llu,\"Digest\":\"", i ? "," : "", i,
+		    (unsigned long long)lo, (unsigned long long)hi - 1,
+		    (unsigned long long)items);
+		hex_put(out, md, mdlen);
+		gt_buf_putc(out, '"');
+		if (listing) {
+			gt_buf_puts(out, ",\"Keys\":[");
+			gt_buf_append(out, keys.data, keys.len);
+			gt_buf_putc(out, ']');
+		}
+		gt_buf_putc(out, '}');
+		gt_buf_free(&keys);
+	}
+	EVP_DigestFinal_ex(all, md, &mdlen);
+	gt_buf_printf(out, "],\"Items\":%llu,\"Digest\":\"",
+	    (unsigned long long)total);
+	hex_put(out, md, mdlen);
+	gt_buf_puts(out, "\"}");
+	if (!gt_buf_ok(out))
+		err = GT_ENOMEM;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	EVP_MD_CTX_free(all);
+	EVP_MD_CTX_free(rng);
+	EVP_MD_CTX_free(one);
 	return err;
 }

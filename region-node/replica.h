@@ -81,4 +81,19 @@ gt_err rn_ledger_json(MDB_txn *txn, const rn_dbs *dbs, const rn_table *table,
 /* The number of ledger entries of all tables. */
 gt_err rn_ledger_count(MDB_txn *txn, const rn_dbs *dbs, uint64_t *count);
 
+/*
+ * Digest of a table's live items, for comparing replicas: the partition
+ * hash space is cut into nranges equal ranges (1..4096); each range's
+ * digest is SHA-256 over its items in key order (key bytes after the
+ * table id, then the item JSON, then the stamp), and the table digest is
+ * SHA-256 over the range digests.  Writes JSON to out:
+ *   {"TableName": ..., "Items": n, "Digest": hex, "Ranges": [{"Range": i,
+ *    "HashLo": h, "HashHi": h, "Items": n, "Digest": hex}, ...]}
+ * When list_range >= 0, that range also lists "Keys": [{"Key": {...},
+ * "Digest": hex}] (one per item, for locating a difference).  Tables have
+ * different ids in different regions; the digest does not depend on them.
+ */
+gt_err rn_table_digest_json(MDB_txn *txn, const rn_dbs *dbs,
+    const rn_table *t, unsigned nranges, int list_range, gt_buf *out);
+
 #endif /* RN_REPLICA_H */

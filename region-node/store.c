@@ -357,7 +357,7 @@ static gt_err store_open_dbs(rn_store *s)
 			goto fail;
 	}
 	/* A truncated log keeps its high-water mark in meta. */
-	k.mv_data = (void *)(uintptr_t)"seq_floor";
+	k.mv_data = (void *)(uintptr_t)"log_floor";
 	k.mv_size = 9;
 	rc = mdb_get(txn, s->dbs.meta, &k, &v);
 	if (rc == MDB_SUCCESS && v.mv_size == 8 &&

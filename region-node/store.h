@@ -6,6 +6,11 @@
  * LMDB's bytewise key order is numeric order):
  *
  *   meta     "format"        -> u32 store format (RN_STORE_FORMAT)
+ *            "log_floor"     -> u64: the log holds no record <= this
+ *                               (retention); sequence numbers continue
+ *                               above it even when the log is empty
+ *            "own_head"      -> u64: newest own seq when last truncated
+ *            "ledger_seq"    -> u64: last conflict-ledger entry
  *            "next_table_id" -> u32 next table id to allocate (ids never
  *                               reused, so items of a dropped table can
  *                               never be mistaken for a new table's)

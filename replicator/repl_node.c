@@ -40,8 +40,8 @@
 #define REPL_PENDING_SCAN_MAX 100000u
 
 /* Replication latency histogram bounds, ms. */
-static const uint32_t lat_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500,
-    1000, 2000, 5000, 10000, 30000, 60000};
+static const uint32_t lat_bounds[] = {1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30,
+    50, 75, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000};
 #define LAT_NB (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
 
 typedef struct peer {
@@ -64,6 +64,7 @@ typedef struct peer {
 	/* Origin side: what this peer acknowledged of our log. */
 	uint64_t acked;
 	uint64_t last_pull_ms;
+	int must_resync;     /* we truncated past its acknowledgement */
 } peer;
 
 typedef struct worker {
@@ -92,6 +93,12 @@ struct repl_node {
 	uint64_t last_seq;    /* newest committed local seq */
 	uint64_t scanned_to;  /* own_head is exact up to here */
 	uint64_t own_head;    /* newest seq this region originated */
+	uint64_t trunc_seq;   /* the log holds no record <= this */
+	uint64_t log_keep_max;
+	uint32_t maint_ms;
+	pthread_t maint;
+	int maint_started;
+	uint64_t truncated_total;
 };
 
 static uint64_t now_ms(void) { return gt_mono_ns() / 1000000u; }
@@ -251,7 +258,7 @@ static int scan_visit(void *arg, uint64_t seq, const rn_logrec *lr)
 
 /* Builds the BATCH answering pull into out. */
 static gt_err origin_batch(repl_node *r, const repl_pull *pull,
-    const repl_answer *ans, uint64_t head, gt_buf *out)
+    const repl_answer *ans, uint64_t head, uint64_t trunc, gt_buf *out)
 {
 	repl_batch_info info;
 	repl_batch_enc enc;
@@ -264,7 +271,7 @@ static gt_err origin_batch(repl_node *r, const repl_pull *pull,
 	info.pull_id = pull->pull_id;
 	info.after_seq = pull->after_seq;
 	info.head_seq = head;
-	info.trunc_seq = 0;
+	info.trunc_seq = trunc;
 	info.origin_hlc = cf_hlc_make(gt_wall_ms(), 0);
 	info.flags = ans->kind == REPL_ANSWER_RESYNC ? REPL_BATCH_F_RESYNC : 0;
 	err = repl_batch_enc_begin(&enc, out, r->node->region, &info,
@@ -293,7 +300,7 @@ static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
 	repl_pull pull;
 	repl_origin_view view;
 	repl_answer ans;
-	uint64_t received = now_ms(), head;
+	uint64_t received = now_ms(), head, trunc;
 	peer *pe;
 	gt_err err;
 
@@ -325,6 +332,7 @@ static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
 		uint64_t gen = r->commit_gen;
 		own_head_refresh(r);
 		view.head_seq = r->own_head;
+		view.trunc_seq = GT_MIN(r->trunc_seq, r->own_head);
 		repl_origin_decide(&view, &pull, received, now_ms(), &ans);
 		if (ans.ack_valid) {
 			pthread_mutex_lock(&pe->mu);
@@ -339,10 +347,11 @@ static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
 			cond_wait_until(&r->cv, &r->mu, ans.park_until_ms);
 	}
 	head = view.head_seq;
+	trunc = view.trunc_seq;
 	pthread_mutex_unlock(&r->mu);
 	if (ans.kind == REPL_ANSWER_PARK)
 		ans.kind = REPL_ANSWER_EMPTY; /* stopping */
-	err = origin_batch(r, &pull, &ans, head, out);
+	err = origin_batch(r, &pull, &ans, head, trunc, out);
 	if (err != GT_OK) {
 		gt_buf_reset(out);
 		(void)repl_error_encode(REPL_ERR_INTERNAL, r->node->region,
@@ -700,6 +709,150 @@ static void *follower_main(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------------- maintenance */
+
+/* Deletes log records with seq <= upto, at most max of them, and records
+ * the truncation point; runs on the writer. */
+typedef struct trunc_job {
+	uint64_t upto;
+	uint64_t head;      /* own head at planning: kept in meta, since the
+			     * record itself may be truncated */
+	size_t max;
+	uint64_t done_to;
+	size_t deleted;
+} trunc_job;
+
+static gt_err trunc_fn(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	trunc_job *job = w->arg;
+	const rn_dbs *dbs = rn_store_dbs(s);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t fb[8];
+	MDB_val fk = {9, (void *)(uintptr_t)"log_floor"}, fv = {8, fb};
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	job->done_to = 0;
+	while (job->deleted < job->max) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (rc != MDB_SUCCESS || k.mv_size != 8 ||
+		    gt_get_u64be(k.mv_data) > job->upto)
+			break;
+		job->done_to = gt_get_u64be(k.mv_data);
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != MDB_SUCCESS)
+			break;
+		job->deleted++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return rn_mdb_err(rc);
+	/* Everything up to upto is gone when the walk ended early. */
+	if (job->deleted < job->max)
+		job->done_to = job->upto;
+	if (job->done_to == 0)
+		return GT_OK;
+	gt_put_u64be(fb, job->done_to);
+	rc = mdb_put(txn, dbs->meta, &fk, &fv, 0);
+	if (rc == MDB_SUCCESS) {
+		MDB_val hk = {8, (void *)(uintptr_t)"own_head"};
+		gt_put_u64be(fb, job->head);
+		rc = mdb_put(txn, dbs->meta, &hk, &fv, 0);
+	}
+	return rn_mdb_err(rc);
+}
+
+/* One retention round: where every active peer's acknowledgement (and
+ * the configured cap) allows, truncate the log. */
+static void maint_round(repl_node *r)
+{
+	repl_peer_ack acks[REPL_PEERS_MAX];
+	repl_retention_in in;
+	repl_retention_out plan;
+	trunc_job job;
+
+	pthread_mutex_lock(&r->mu);
+	own_head_refresh(r);
+	memset(&in, 0, sizeof(in));
+	in.head_seq = r->own_head;
+	in.trunc_seq = GT_MIN(r->trunc_seq, r->own_head);
+	in.keep_max = r->log_keep_max;
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		acks[i].acked_seq = GT_MIN(pe->acked, in.head_seq);
+		acks[i].active = 1;
+		acks[i].must_resync = 0;
+		pthread_mutex_unlock(&pe->mu);
+	}
+	if (repl_retention_plan(&in, acks, r->npeers, &plan) != GT_OK ||
+	    plan.trunc_to <= in.trunc_seq)
+		return;
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		if (acks[i].must_resync && !pe->must_resync)
+			GT_LOG(GT_LOG_WARN, "repl", "event=peer_must_resync "
+			    "peer=%s acked=%llu truncated_to=%llu reason=\"the "
+			    "peer fell more than log_keep_max records behind; "
+			    "it must be backfilled\"", pe->cfg.region,
+			    (unsigned long long)acks[i].acked_seq,
+			    (unsigned long long)plan.trunc_to);
+		pe->must_resync = acks[i].must_resync;
+		pthread_mutex_unlock(&pe->mu);
+	}
+	memset(&job, 0, sizeof(job));
+	job.upto = plan.trunc_to;
+	job.head = in.head_seq;
+	job.max = 20000; /* bounded work per write; the rest next round */
+	if (rn_store_write_sync(r->node->store, trunc_fn, &job) != GT_OK ||
+	    job.done_to == 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (job.done_to > r->trunc_seq)
+		r->trunc_seq = job.done_to;
+	r->truncated_total += job.deleted;
+	pthread_mutex_unlock(&r->mu);
+	GT_LOG(GT_LOG_DEBUG, "repl", "event=log_truncated upto=%llu "
+	    "deleted=%zu", (unsigned long long)job.done_to, job.deleted);
+}
+
+static void *maint_main(void *arg)
+{
+	repl_node *r = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		if (!atomic_load(&r->stopping))
+			cond_wait_until(&r->cv, &r->mu, now_ms() + r->maint_ms);
+		pthread_mutex_unlock(&r->mu);
+		if (atomic_load(&r->stopping))
+			break;
+		maint_round(r);
+	}
+	return NULL;
+}
+
+/* A u64 from the meta database (0 when absent). */
+static uint64_t meta_u64(rn_node *node, const char *name)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	uint64_t val = 0;
+
+	if (rn_store_read_begin(node->store, &txn) != GT_OK)
+		return 0;
+	if (mdb_get(txn, rn_store_dbs(node->store)->meta, &k, &v) ==
+	    MDB_SUCCESS && v.mv_size == 8)
+		val = gt_get_u64be(v.mv_data);
+	rn_store_read_end(txn);
+	return val;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gt_err peer_start(peer *pe, const repl_node_cfg *cfg)
@@ -752,6 +905,12 @@ gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
 	r->node = node;
 	r->wait_ms = cfg->wait_ms;
 	r->max_bytes = cfg->max_bytes ? cfg->max_bytes : (1u << 20);
+	r->log_keep_max = cfg->log_keep_max;
+	r->maint_ms = cfg->maint_interval_ms ? cfg->maint_interval_ms : 1000;
+	/* What an earlier run truncated, and the head it had then (the
+	 * newest own record may be among the truncated). */
+	r->trunc_seq = meta_u64(node, "log_floor");
+	r->own_head = meta_u64(node, "own_head");
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	err = repl_key_init(&r->key, cfg->key, cfg->key_len);
@@ -801,6 +960,11 @@ gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
 		if (err != GT_OK)
 			goto fail;
 	}
+	if (pthread_create(&r->maint, NULL, maint_main, r) != 0) {
+		err = GT_ENOMEM;
+		goto fail;
+	}
+	r->maint_started = 1;
 	GT_LOG(GT_LOG_INFO, "repl", "event=started url=%s peers=%zu",
 	    cfg->listen_url, r->npeers);
 	*out = r;
@@ -824,6 +988,8 @@ void repl_node_stop(repl_node *r)
 		pthread_mutex_unlock(&r->peers[i].mu);
 	}
 	rn_store_set_commit_hook(r->node->store, NULL, NULL);
+	if (r->maint_started)
+		pthread_join(r->maint, NULL);
 	for (size_t i = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];
 		if (pe->started) {
@@ -974,6 +1140,30 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 		    (unsigned long long)pe->errors);
 		pthread_mutex_unlock(&pe->mu);
 	}
+	gt_buf_puts(b, "# HELP meridian_replication_peer_must_resync 1 when "
+	    "this region truncated its log past the peer's acknowledgement "
+	    "(log_keep_max): the peer must be backfilled.\n"
+	    "# TYPE meridian_replication_peer_must_resync gauge\n");
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		pthread_mutex_lock(&pe->mu);
+		gt_buf_printf(b, "meridian_replication_peer_must_resync{source="
+		    "\"%s\",destination=\"%s\"} %d\n", self, pe->cfg.region,
+		    pe->must_resync);
+		pthread_mutex_unlock(&pe->mu);
+	}
+	pthread_mutex_lock(&r->mu);
+	gt_buf_printf(b, "# HELP meridian_log_truncated_seq The log holds no "
+	    "record at or below this sequence number.\n"
+	    "# TYPE meridian_log_truncated_seq gauge\n"
+	    "meridian_log_truncated_seq{region=\"%s\"} %llu\n"
+	    "# HELP meridian_log_truncated_records_total Change records "
+	    "deleted by retention.\n"
+	    "# TYPE meridian_log_truncated_records_total counter\n"
+	    "meridian_log_truncated_records_total{region=\"%s\"} %llu\n",
+	    self, (unsigned long long)r->trunc_seq, self,
+	    (unsigned long long)r->truncated_total);
+	pthread_mutex_unlock(&r->mu);
 	gt_buf_puts(b, "# HELP meridian_replication_resync_required 1 when "
 	    "the source truncated its log past this region's cursor.\n"
 	    "# TYPE meridian_replication_resync_required gauge\n");

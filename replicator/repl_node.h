@@ -35,6 +35,11 @@ typedef struct repl_node_cfg {
 	size_t npeers;
 	uint32_t wait_ms;        /* long-poll wait asked of peers */
 	uint32_t max_bytes;      /* batch size asked of peers */
+	/* Keep at most this many of our sequence numbers behind the head,
+	 * even for a peer that has not acknowledged them (0: no cap).  A
+	 * peer left behind must resynchronise. */
+	uint64_t log_keep_max;
+	uint32_t maint_interval_ms; /* how often to truncate (0: 1000) */
 } repl_node_cfg;
 
 typedef struct repl_node repl_node;
