@@ -3,6 +3,7 @@
  * helpers, and the node's lifetime.
  */
 #include "api_int.h"
+#include "api_write.h" /* the transaction handlers */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@ static const struct {
 	[RN_OP_DESCRIBE_LIMITS] = {"DescribeLimits", rn_op_describe_limits},
 	[RN_OP_DESCRIBE_ENDPOINTS] = {"DescribeEndpoints",
 	    rn_op_describe_endpoints},
+	[RN_OP_TRANSACT_WRITE_ITEMS] = {"TransactWriteItems",
+	    rn_op_transact_write_items},
+	[RN_OP_TRANSACT_GET_ITEMS] = {"TransactGetItems",
+	    rn_op_transact_get_items},
 };
 
 const char *rn_op_name(rn_op op)

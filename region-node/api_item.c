@@ -1,66 +1,60 @@
 /*
  * api_item.c — the data plane: PutItem, GetItem, DeleteItem, UpdateItem,
- * BatchWriteItem, BatchGetItem.  Query and Scan are in api_query.c.
+ * BatchWriteItem, BatchGetItem, and the item-write engine that they and
+ * the transactions of api_txn.c share (api_write.h).  Query and Scan are in
+ * api_query.c.
  *
  * A write is prepared on the request's thread (parse, validate, encode the
- * key, parse expressions) and executed on the writer thread by item_apply,
- * which does, in the group's one LMDB transaction:
+ * key, parse expressions) and executed on the writer thread, in the group's
+ * one LMDB transaction, in two phases:
  *
- *   read old record -> evaluate condition -> build new item -> stamp it
- *   (HLC, origin = this region, vv[this region] = seq) -> write the item
- *   record -> append the change record -> adjust table statistics
+ *   plan:   read old record -> copy it out -> evaluate condition -> build
+ *           the new item and its body                 [rn_item_plan_make]
+ *   commit: stamp it (HLC, origin = this region, vv[this region] = seq)
+ *           -> write the item record -> append the change record -> adjust
+ *           table statistics                          [rn_item_plan_commit]
  *
  * so an acknowledged write and its change record are durable together.
+ * Rules:
+ *  1. Planning writes nothing and takes no sequence number: a plan that is
+ *     dropped (failed condition, cancelled transaction) leaves no trace.
+ *  2. A plan copies what it read out of LMDB's pages, because committing
+ *     another plan of the same transaction may move them.
+ *  3. Once a commit has started, any error aborts the whole group (the
+ *     store rolls back both the data and the sequence numbers).
  */
-#include "api_int.h"
-#include "expr.h"
+#include "api_write.h"
+#include "items.h"
+#include "legacy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { RV_NONE, RV_ALL_OLD, RV_UPDATED_OLD, RV_ALL_NEW, RV_UPDATED_NEW };
-enum { KIND_PUT, KIND_DELETE, KIND_UPDATE };
-
-/* One item write, prepared outside the writer. */
-typedef struct item_op {
-	int kind;
-	rn_table *t;
-	gt_buf key;       /* encoded LMDB key */
-	cJSON *key_obj;   /* the key attributes (owned) */
-	cJSON *item;      /* PutItem: the new item (owned) */
-	const rn_expr_cond *cond;
-	const rn_expr_update *upd;
-	int rv;
-	int rv_on_fail;   /* ReturnValuesOnConditionCheckFailure ALL_OLD */
-} item_op;
-
 /* The state of a PutItem/DeleteItem/UpdateItem or BatchWriteItem call. */
 typedef struct write_state {
-	rn_expr_ctx *ex;
-	cJSON *names, *values; /* detached from the request: ex borrows them */
 	size_t nops;
-	item_op *ops;
-	int batch;
+	rn_item_op *ops;
 } write_state;
 
-static void item_op_clear(item_op *op)
+void rn_item_op_clear(rn_item_op *op)
 {
 	rn_table_unref(op->t);
 	gt_buf_free(&op->key);
 	cJSON_Delete(op->key_obj);
 	cJSON_Delete(op->item);
+	rn_expr_ctx_free(op->ex);
+	cJSON_Delete(op->names);
+	cJSON_Delete(op->values);
+	memset(op, 0, sizeof(*op));
 }
 
 static void write_state_free(void *p)
 {
 	write_state *st = p;
 	for (size_t i = 0; i < st->nops; i++)
-		item_op_clear(&st->ops[i]);
+		rn_item_op_clear(&st->ops[i]);
 	free(st->ops);
-	rn_expr_ctx_free(st->ex);
-	cJSON_Delete(st->names);
-	cJSON_Delete(st->values);
 	free(st);
 }
 
@@ -102,19 +96,16 @@ static int expr_ctx_make(rn_call *c, cJSON *req, rn_expr_ctx **ex,
 	return 0;
 }
 
-/* Rejects the legacy parameters, which this version does not evaluate. */
-static int legacy_reject(rn_call *c, const cJSON *req)
+/* Rewrites the legacy parameters of op's request (Expected,
+ * AttributeUpdates, AttributesToGet, ...) into expressions in place. */
+static int legacy_rewrite(rn_call *c, const char *op, cJSON *req)
 {
-	static const char *const legacy[] = {"Expected", "AttributeUpdates",
-	    "KeyConditions", "QueryFilter", "ScanFilter", "AttributesToGet",
-	    "ConditionalOperator"};
-	for (size_t i = 0; i < GT_ARRAY_LEN(legacy); i++) {
-		if (cJSON_GetObjectItemCaseSensitive(req, legacy[i])) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "The legacy "
-			    "parameter %s is not supported; use expressions",
-			    legacy[i]);
-			return -1;
-		}
+	char msg[RN_MSG_MAX];
+	gt_err err = rn_legacy_rewrite(op, req, msg);
+
+	if (err != GT_OK) {
+		rn_call_fail_err(c, err, msg);
+		return -1;
 	}
 	return 0;
 }
@@ -126,7 +117,7 @@ static int return_values_parse(rn_call *c, const cJSON *req, int allowed,
 	    "ALL_NEW", "UPDATED_NEW"};
 	const char *s = NULL;
 
-	*rv = RV_NONE;
+	*rv = RN_RV_NONE;
 	if (rn_req_str(c, req, "ReturnValues", "returnValues", 0, &s) != 0)
 		return -1;
 	if (s == NULL)
@@ -152,144 +143,175 @@ static int return_values_parse(rn_call *c, const cJSON *req, int allowed,
 	return -1;
 }
 
-/* ------------------------------------------------------------ executing */
+/* ------------------------------------------------------------ planning */
 
-/* Decoded state of the item currently stored under a key. */
-typedef struct old_rec {
-	int found;        /* a record exists (maybe a tombstone) */
-	int live;         /* ... and it is not a tombstone */
-	cf_version ver;
-	const char *body; /* borrowed from the txn */
-	size_t body_len;
-} old_rec;
-
-static gt_err old_read(rn_store *s, MDB_txn *txn, const gt_buf *key,
-    old_rec *out)
+gt_err rn_item_plan_make(rn_node *n, MDB_txn *txn, const rn_item_op *op,
+    rn_item_plan *p)
 {
-	MDB_val k = {key->len, key->data}, v;
-	rn_itemrec ir;
-	size_t used;
-	int rc;
+	rn_item_cur cur;
+	gt_err err;
 
-	memset(out, 0, sizeof(*out));
-	rc = mdb_get(txn, rn_store_dbs(s)->items, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	memset(p, 0, sizeof(*p));
+	if (!rn_table_is_current(n, op->t)) {
+		p->status = RN_PLAN_GONE;
 		return GT_OK;
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	if (rn_itemrec_decode(v.mv_data, v.mv_size, &ir) != GT_OK)
-		return GT_ECORRUPT;
-	out->found = 1;
-	out->live = !(ir.flags & RN_ITEM_F_TOMBSTONE);
-	if (ir.meta_len > 0 && cf_meta_decode(ir.meta, ir.meta_len, &out->ver,
-	    &used) != GT_OK)
-		return GT_ECORRUPT;
-	out->body = ir.body;
-	out->body_len = ir.body_len;
+	}
+	err = rn_item_read(txn, rn_store_dbs(n->store), op->key.data,
+	    op->key.len, &cur);
+	if (err != GT_OK)
+		return err;
+	p->found = cur.found;
+	p->live = cur.live;
+	if (cur.found)
+		p->ver = cur.ver;
+	if (cur.live) {
+		/* Rule 2: the body is copied out of the txn's pages. */
+		p->old_body = malloc(cur.body_len + 1);
+		if (p->old_body == NULL)
+			return GT_ENOMEM;
+		memcpy(p->old_body, cur.body, cur.body_len);
+		p->old_body[cur.body_len] = '\0';
+		p->old_len = cur.body_len;
+		p->old_item = cJSON_ParseWithLength(p->old_body, p->old_len);
+		if (p->old_item == NULL)
+			return GT_ECORRUPT;
+		p->old_size = rn_item_size(p->old_item);
+	}
+	if (op->cond != NULL) {
+		int ok = 0;
+		err = rn_expr_eval(op->cond, p->old_item, &ok, p->msg);
+		if (err != GT_OK)
+			return err;
+		if (!ok) {
+			p->status = RN_PLAN_COND_FAILED;
+			return GT_OK;
+		}
+	}
+	switch (op->kind) {
+	case RN_ITEM_PUT:
+		p->new_item = op->item;
+		p->new_borrowed = 1;
+		break;
+	case RN_ITEM_UPDATE:
+		p->new_item = p->old_item ? cJSON_Duplicate(p->old_item, 1) :
+		    cJSON_Duplicate(op->key_obj, 1);
+		if (p->new_item == NULL)
+			return GT_ENOMEM;
+		if (op->upd != NULL) {
+			err = rn_expr_update_apply(op->upd, p->new_item,
+			    p->msg);
+			if (err == GT_EINVAL) {
+				p->status = RN_PLAN_INVALID;
+				return GT_OK;
+			}
+			if (err != GT_OK)
+				return err;
+		}
+		if (rn_item_size(p->new_item) > RN_ITEM_BYTES_MAX) {
+			snprintf(p->msg, sizeof(p->msg), "Item size to update "
+			    "has exceeded the maximum allowed size");
+			p->status = RN_PLAN_INVALID;
+			return GT_OK;
+		}
+		break;
+	default: /* DELETE, CHECK, GET */
+		break;
+	}
+	if (p->new_item != NULL) {
+		p->new_body = cJSON_PrintUnformatted(p->new_item);
+		if (p->new_body == NULL)
+			return GT_ENOMEM;
+		p->new_len = strlen(p->new_body);
+		p->new_size = rn_item_size(p->new_item);
+	}
+	/* Deleting what is not there changes nothing and logs nothing; a
+	 * ConditionCheck never writes. */
+	p->write = op->kind != RN_ITEM_CHECK && op->kind != RN_ITEM_GET &&
+	    (p->new_item != NULL || p->live);
 	return GT_OK;
 }
 
-/*
- * Writes the new state of one item and its change record.  new_body NULL
- * means delete (a tombstone).  old describes the previous record.
- */
-static gt_err item_commit(rn_node *n, MDB_txn *txn, const rn_table *t,
-    const gt_buf *key, const cJSON *key_obj, const old_rec *old,
-    const char *new_body, size_t new_len, int64_t dcount, int64_t dbytes)
+void rn_item_plan_clear(rn_item_plan *p)
+{
+	if (!p->new_borrowed)
+		cJSON_Delete(p->new_item);
+	cJSON_Delete(p->old_item);
+	free(p->old_body);
+	free(p->new_body);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ----------------------------------------------------------- committing */
+
+gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
+    const rn_item_plan *p)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
-	cf_version ver;
-	gt_buf meta = GT_BUF_INIT, rec = GT_BUF_INIT, lrec = GT_BUF_INIT;
+	const char *new_body = p->new_item != NULL ? p->new_body : NULL;
+	uint8_t meta[CF_META_ENCODED_MAX];
+	size_t meta_len = 0;
+	cf_version ver, none;
 	char *key_json = NULL;
-	uint64_t seq, hlc;
-	uint8_t seqb[8];
-	MDB_val k, v;
+	uint64_t seq;
+	rn_logrec lr;
 	gt_err err;
-	int rc;
+
+	if (p->status != RN_PLAN_OK)
+		return GT_EINVAL;
+	if (!p->write)
+		return GT_OK;
+	/* What can fail without writing is done before the sequence number
+	 * is taken. */
+	key_json = cJSON_PrintUnformatted(op->key_obj);
+	if (key_json == NULL)
+		return GT_ENOMEM;
 
 	/* Stamp: a new HLC, this region as origin, and the old version
 	 * vector advanced at this region to the change's sequence number. */
 	seq = rn_store_seq_next(n->store);
-	{
-		cf_version none;
-		memset(&none, 0, sizeof(none));
-		err = cf_version_write(&n->clock, gt_wall_ms(),
-		    old->found ? &old->ver : &none, n->region, seq,
-		    new_body == NULL, &ver);
-	}
+	memset(&none, 0, sizeof(none));
+	err = cf_version_write(&n->clock, gt_wall_ms(),
+	    p->found ? &p->ver : &none, n->region, seq, new_body == NULL,
+	    &ver);
 	if (err == GT_OK)
-		err = cf_meta_encode(&ver, &meta);
+		err = cf_meta_encode_to(&ver, meta, sizeof(meta), &meta_len);
 	if (err != GT_OK)
 		goto out;
-	hlc = ver.stamp.hlc;
-
-	{
-		rn_itemrec ir = {(uint8_t)(new_body ? 0 : RN_ITEM_F_TOMBSTONE),
-		    (const uint8_t *)meta.data, meta.len, new_body,
-		    new_body ? new_len : 0};
-		rn_itemrec_encode(&ir, &rec);
-	}
-	key_json = cJSON_PrintUnformatted(key_obj);
-	if (key_json == NULL || !gt_buf_ok(&rec)) {
-		err = GT_ENOMEM;
-		goto out;
-	}
-	{
-		rn_logrec lr;
-		memset(&lr, 0, sizeof(lr));
-		lr.op = new_body ? RN_LOG_PUT : RN_LOG_DELETE;
-		lr.hlc = hlc;
-		lr.origin_seq = seq;
-		lr.table_id = t->id;
-		lr.origin = n->region;
-		lr.origin_len = strlen(n->region);
-		lr.table = t->name;
-		lr.table_len = strlen(t->name);
-		lr.key = key_json;
-		lr.key_len = strlen(key_json);
-		lr.old_img = old->live ? old->body : NULL;
-		lr.old_len = old->live ? old->body_len : 0;
-		lr.new_img = new_body;
-		lr.new_len = new_body ? new_len : 0;
-		lr.meta = (const uint8_t *)meta.data;
-		lr.meta_len = meta.len;
-		rn_logrec_encode(&lr, &lrec);
-	}
-	if (!gt_buf_ok(&lrec)) {
-		err = GT_ENOMEM;
-		goto out;
-	}
-	/* The old body lives in the txn's pages; mdb_put may move them, so
-	 * everything that reads it is encoded above, before the first put. */
-	k.mv_size = key->len;
-	k.mv_data = key->data;
-	v.mv_size = rec.len;
-	v.mv_data = rec.data;
-	rc = mdb_put(txn, dbs->items, &k, &v, 0);
-	if (rc != MDB_SUCCESS) {
-		err = rn_mdb_err(rc);
-		goto out;
-	}
-	gt_put_u64be(seqb, seq);
-	k.mv_size = 8;
-	k.mv_data = seqb;
-	v.mv_size = lrec.len;
-	v.mv_data = lrec.data;
-	rc = mdb_put(txn, dbs->log, &k, &v, MDB_APPEND);
-	if (rc != MDB_SUCCESS) {
-		err = rn_mdb_err(rc);
-		goto out;
-	}
-	err = rn_stats_add(txn, dbs, t->id, dcount, dbytes);
-	if (err != GT_OK)
-		err = GT_EIO; /* past the first put: the group must abort */
+	memset(&lr, 0, sizeof(lr));
+	lr.op = new_body ? RN_LOG_PUT : RN_LOG_DELETE;
+	lr.hlc = ver.stamp.hlc;
+	lr.origin_seq = seq;
+	lr.table_id = op->t->id;
+	lr.origin = n->region;
+	lr.origin_len = strlen(n->region);
+	lr.table = op->t->name;
+	lr.table_len = strlen(op->t->name);
+	lr.key = key_json;
+	lr.key_len = strlen(key_json);
+	lr.old_img = p->live ? p->old_body : NULL;
+	lr.old_len = p->live ? p->old_len : 0;
+	lr.new_img = new_body;
+	lr.new_len = new_body ? p->new_len : 0;
+	lr.meta = meta;
+	lr.meta_len = meta_len;
+	err = rn_item_write(txn, dbs, op->key.data, op->key.len, &ver,
+	    new_body, new_body ? p->new_len : 0);
+	if (err == GT_OK)
+		err = rn_log_put(txn, dbs, seq, &lr);
+	if (err == GT_OK)
+		err = rn_stats_add(txn, dbs, op->t->id,
+		    (p->new_item != NULL) - (int64_t)p->live,
+		    (int64_t)p->new_size - (int64_t)p->old_size);
 out:
+	/* Rule 3: the sequence number is taken, so even a failure before
+	 * the first put must abort the group to give it back. */
+	if (err != GT_OK && err != GT_ENOMEM && err != GT_ELIMIT)
+		err = GT_EIO;
 	free(key_json);
-	gt_buf_free(&meta);
-	gt_buf_free(&rec);
-	gt_buf_free(&lrec);
 	return err;
 }
+
+/* ------------------------------------------------------- single writes */
 
 /* Appends "\"Attributes\":{...}" for ReturnValues. */
 static void add_attributes(gt_buf *resp, const cJSON *obj)
@@ -300,147 +322,97 @@ static void add_attributes(gt_buf *resp, const cJSON *obj)
 	rn_buf_json(resp, obj);
 }
 
-/*
- * Runs one prepared item write on the writer thread.  A failed condition is
- * reported through *failed (and the error answer when resp is the call's).
- * Returns non-OK only for storage failures, which abort the group.
- */
-static gt_err item_apply(rn_call *c, MDB_txn *txn, item_op *op, int *failed)
+/* The answer of a single write after its commit, per ReturnValues. */
+static gt_err write_answer(rn_call *c, const rn_item_op *op,
+    const rn_item_plan *p)
 {
-	rn_node *n = c->node;
-	old_rec old;
-	cJSON *old_item = NULL, *new_item = NULL, *attrs = NULL;
-	char *new_body = NULL;
-	size_t old_size = 0, new_size = 0;
-	char msg[RN_MSG_MAX];
+	cJSON *attrs = NULL;
+	gt_err err = GT_OK;
+
+	gt_buf_reset(&c->resp);
+	gt_buf_putc(&c->resp, '{');
+	switch (op->rv) {
+	case RN_RV_ALL_OLD:
+		add_attributes(&c->resp, p->old_item);
+		break;
+	case RN_RV_ALL_NEW:
+		add_attributes(&c->resp, p->new_item);
+		break;
+	case RN_RV_UPDATED_OLD:
+	case RN_RV_UPDATED_NEW:
+		if (op->upd == NULL)
+			break;
+		err = rn_expr_update_project(op->upd, op->rv ==
+		    RN_RV_UPDATED_OLD ? p->old_item : p->new_item, &attrs);
+		if (err == GT_OK)
+			add_attributes(&c->resp, attrs);
+		cJSON_Delete(attrs);
+		break;
+	default:
+		break;
+	}
+	gt_buf_putc(&c->resp, '}');
+	return err;
+}
+
+/*
+ * Runs one prepared item write on the writer thread: plan, then commit.  A
+ * write that fails without writing (a vanished table, a false condition,
+ * an update that cannot apply, a record that does not decode) sets the
+ * call's error answer and *failed.  Returns non-OK only when the group
+ * must abort.
+ */
+static gt_err item_apply(rn_call *c, MDB_txn *txn, rn_item_op *op,
+    int *failed)
+{
+	rn_item_plan p;
 	gt_err err;
 
 	*failed = 0;
-	if (!rn_table_is_current(n, op->t)) {
-		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
-		    "found");
-		*failed = 1;
-		return GT_OK;
-	}
-	err = old_read(n->store, txn, &op->key, &old);
-	if (err != GT_OK)
-		return err;
-	if (old.live) {
-		old_item = cJSON_ParseWithLength(old.body, old.body_len);
-		if (old_item == NULL)
-			return GT_ECORRUPT;
-		old_size = rn_item_size(old_item);
-	}
-	if (op->cond != NULL) {
-		int ok = 0;
-		err = rn_expr_eval(op->cond, old_item, &ok, msg);
-		if (err != GT_OK)
-			goto out;
-		if (!ok) {
-			rn_call_error(c, 400, RN_E_CONDITION, "The conditional "
-			    "request failed");
-			if (op->rv_on_fail && old_item != NULL) {
-				/* DynamoDB returns the item beside the error. */
-				c->resp.len--;
-				gt_buf_puts(&c->resp, ",\"Item\":");
-				rn_buf_json(&c->resp, old_item);
-				gt_buf_putc(&c->resp, '}');
-			}
-			*failed = 1;
-			goto out;
-		}
-	}
-	switch (op->kind) {
-	case KIND_PUT:
-		new_item = op->item;
-		break;
-	case KIND_DELETE:
-		break;
-	case KIND_UPDATE:
-		new_item = old_item ? cJSON_Duplicate(old_item, 1) :
-		    cJSON_Duplicate(op->key_obj, 1);
-		if (new_item == NULL) {
-			err = GT_ENOMEM;
-			goto out;
-		}
-		if (op->upd != NULL) {
-			err = rn_expr_update_apply(op->upd, new_item, msg);
-			if (err == GT_EINVAL) {
-				rn_call_error(c, 400, RN_E_VALIDATION, "%s",
-				    msg);
-				*failed = 1;
-				err = GT_OK;
-				goto out;
-			}
-			if (err != GT_OK)
-				goto out;
-		}
-		if (rn_item_size(new_item) > RN_ITEM_BYTES_MAX) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "Item size to "
-			    "update has exceeded the maximum allowed size");
-			*failed = 1;
-			goto out;
-		}
-		break;
-	}
-
-	if (new_item != NULL) {
-		new_body = cJSON_PrintUnformatted(new_item);
-		if (new_body == NULL) {
-			err = GT_ENOMEM;
-			goto out;
-		}
-		new_size = rn_item_size(new_item);
-	}
-	/* Deleting what is not there changes nothing and logs nothing. */
-	if (new_item != NULL || old.live) {
-		err = item_commit(n, txn, op->t, &op->key, op->key_obj, &old,
-		    new_body, new_body ? strlen(new_body) : 0,
-		    (new_item != NULL) - (int64_t)old.live,
-		    (int64_t)new_size - (int64_t)old_size);
-		if (err != GT_OK)
-			goto out;
-	}
-
-	/* The answer (not for batch writes, whose answer is shared). */
-	{
-		gt_buf_reset(&c->resp);
-		gt_buf_putc(&c->resp, '{');
-		switch (op->rv) {
-		case RV_ALL_OLD:
-			add_attributes(&c->resp, old_item);
-			break;
-		case RV_ALL_NEW:
-			add_attributes(&c->resp, new_item);
-			break;
-		case RV_UPDATED_OLD:
-		case RV_UPDATED_NEW:
-			if (op->upd != NULL) {
-				err = rn_expr_update_project(op->upd,
-				    op->rv == RV_UPDATED_OLD ? old_item :
-				    new_item, &attrs);
-				if (err != GT_OK)
-					goto out;
-				add_attributes(&c->resp, attrs);
-			}
-			break;
-		default:
-			break;
-		}
-		gt_buf_putc(&c->resp, '}');
-	}
-out:
-	if (new_item != op->item)
-		cJSON_Delete(new_item);
-	cJSON_Delete(old_item);
-	cJSON_Delete(attrs);
-	free(new_body);
+	err = rn_item_plan_make(c->node, txn, op, &p);
 	if (err == GT_ENOMEM || err == GT_ECORRUPT) {
 		/* Nothing was written for this op: fail it alone. */
 		rn_call_fail_err(c, err, "Internal server error");
 		*failed = 1;
-		return err == GT_ECORRUPT ? GT_OK : err;
+		err = GT_OK;
+		goto out;
 	}
+	if (err != GT_OK) /* LMDB failed: the group aborts */
+		goto out;
+	switch (p.status) {
+	case RN_PLAN_OK:
+		break;
+	case RN_PLAN_GONE:
+		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
+		    "found");
+		*failed = 1;
+		goto out;
+	case RN_PLAN_COND_FAILED:
+		rn_call_error(c, 400, RN_E_CONDITION, "The conditional request "
+		    "failed");
+		if (op->rv_on_fail && p.old_item != NULL) {
+			/* DynamoDB returns the item beside the error. */
+			c->resp.len--;
+			gt_buf_puts(&c->resp, ",\"Item\":");
+			rn_buf_json(&c->resp, p.old_item);
+			gt_buf_putc(&c->resp, '}');
+		}
+		*failed = 1;
+		goto out;
+	case RN_PLAN_INVALID:
+		rn_call_error(c, 400, RN_E_VALIDATION, "%s", p.msg);
+		*failed = 1;
+		goto out;
+	}
+	err = rn_item_plan_commit(c->node, txn, op, &p);
+	if (err != GT_OK)
+		goto out;
+	/* The write is done; an answer that cannot be built is the call's
+	 * failure alone. */
+	if (write_answer(c, op, &p) != GT_OK)
+		c->resp.oom = 1;
+out:
+	rn_item_plan_clear(&p);
 	return err;
 }
 
@@ -503,14 +475,16 @@ static write_state *write_state_new(size_t nops)
 /* Validates an item for PutItem and fills op (the item is detached from
  * its parent and owned by op).  Returns -1 with the answer set. */
 static int prepare_put(rn_call *c, rn_table *t, cJSON *parent, cJSON *item,
-    item_op *op)
+    rn_item_op *op)
 {
 	char msg[RN_MSG_MAX];
 	gt_err err;
 
-	op->kind = KIND_PUT;
-	op->t = t;
-	rn_table_ref(t);
+	op->kind = RN_ITEM_PUT;
+	if (op->t == NULL) {
+		op->t = t;
+		rn_table_ref(t);
+	}
 	err = rn_item_validate(item, msg);
 	if (err != GT_OK) {
 		rn_call_fail_err(c, err, msg);
@@ -537,13 +511,15 @@ static int prepare_put(rn_call *c, rn_table *t, cJSON *parent, cJSON *item,
 }
 
 /* Validates a key for DeleteItem/UpdateItem/GetItem and fills op. */
-static int prepare_key(rn_call *c, rn_table *t, cJSON *key, item_op *op)
+static int prepare_key(rn_call *c, rn_table *t, cJSON *key, rn_item_op *op)
 {
 	char msg[RN_MSG_MAX];
 	gt_err err;
 
-	op->t = t;
-	rn_table_ref(t);
+	if (op->t == NULL) {
+		op->t = t;
+		rn_table_ref(t);
+	}
 	err = rn_item_validate(key, msg);
 	if (err == GT_OK)
 		err = rn_table_key_encode(t, key, 1, &op->key, msg);
@@ -561,15 +537,15 @@ static int prepare_key(rn_call *c, rn_table *t, cJSON *key, item_op *op)
 
 /* Parses ConditionExpression (and its ReturnValuesOnConditionCheckFailure)
  * into op. */
-static int prepare_condition(rn_call *c, const cJSON *req, write_state *st,
-    item_op *op)
+static int prepare_condition(rn_call *c, const cJSON *req, int required,
+    rn_item_op *op)
 {
 	const char *text = NULL, *rvf = NULL;
 	char msg[RN_MSG_MAX];
 	gt_err err;
 
-	if (rn_req_str(c, req, "ConditionExpression", "conditionExpression", 0,
-	    &text) != 0 ||
+	if (rn_req_str(c, req, "ConditionExpression", "conditionExpression",
+	    required, &text) != 0 ||
 	    rn_req_str(c, req, "ReturnValuesOnConditionCheckFailure",
 	    "returnValuesOnConditionCheckFailure", 0, &rvf) != 0)
 		return -1;
@@ -586,7 +562,7 @@ static int prepare_condition(rn_call *c, const cJSON *req, write_state *st,
 	}
 	if (text == NULL)
 		return 0;
-	err = rn_expr_parse_condition(st->ex, "ConditionExpression", text,
+	err = rn_expr_parse_condition(op->ex, "ConditionExpression", text,
 	    &op->cond, msg);
 	if (err != GT_OK) {
 		rn_call_fail_err(c, err, msg);
@@ -595,139 +571,116 @@ static int prepare_condition(rn_call *c, const cJSON *req, write_state *st,
 	return 0;
 }
 
-static int check_unused(rn_call *c, write_state *st)
+int rn_item_op_parse(rn_call *c, cJSON *obj, rn_item_kind kind,
+    int rv_allowed, int in_txn, rn_item_op *op)
 {
+	rn_table *t = NULL;
+	cJSON *target = NULL;
+	const char *utext = NULL, *ptext = NULL;
 	char msg[RN_MSG_MAX];
-	gt_err err = rn_expr_ctx_check_unused(st->ex, msg);
+	gt_err err = GT_OK;
+	int rc = -1;
+
+	op->kind = kind;
+	if (rn_req_table(c, obj, &t) != 0)
+		return -1;
+	op->t = t; /* the reference is the op's now */
+	if (kind == RN_ITEM_PUT) {
+		if (rn_req_obj(c, obj, "Item", "item", 1, &target) != 0)
+			return -1;
+	} else if (rn_req_obj(c, obj, "Key", "key", 1, &target) != 0) {
+		return -1;
+	}
+	if (kind == RN_ITEM_UPDATE && rn_req_str(c, obj, "UpdateExpression",
+	    "updateExpression", in_txn, &utext) != 0)
+		return -1;
+	if (kind == RN_ITEM_GET && rn_req_str(c, obj, "ProjectionExpression",
+	    "projectionExpression", 0, &ptext) != 0)
+		return -1;
+	if (rv_allowed != 0 &&
+	    return_values_parse(c, obj, rv_allowed, &op->rv) != 0)
+		return -1;
+	if (expr_ctx_make(c, obj, &op->ex, &op->names, &op->values) != 0)
+		return -1;
+	if (utext != NULL)
+		err = rn_expr_parse_update(op->ex, utext, &op->upd, msg);
+	if (err == GT_OK && ptext != NULL)
+		err = rn_expr_parse_projection(op->ex, ptext, &op->proj, msg);
 	if (err != GT_OK) {
 		rn_call_fail_err(c, err, msg);
 		return -1;
 	}
-	return 0;
-}
-
-void rn_op_put_item(rn_call *c, cJSON *req)
-{
-	write_state *st = NULL;
-	rn_table *t = NULL;
-	cJSON *item = NULL;
-
-	if (legacy_reject(c, req) != 0 || rn_req_table(c, req, &t) != 0 ||
-	    rn_req_obj(c, req, "Item", "item", 1, &item) != 0)
-		goto fail;
-	st = write_state_new(1);
-	if (st == NULL) {
-		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
-		goto fail;
+	if (kind != RN_ITEM_GET && prepare_condition(c, obj,
+	    in_txn && kind == RN_ITEM_CHECK, op) != 0)
+		return -1;
+	err = rn_expr_ctx_check_unused(op->ex, msg);
+	if (err != GT_OK) {
+		rn_call_fail_err(c, err, msg);
+		return -1;
 	}
-	if (return_values_parse(c, req, 1 << RV_NONE | 1 << RV_ALL_OLD,
-	    &st->ops[0].rv) != 0 ||
-	    expr_ctx_make(c, req, &st->ex, &st->names, &st->values) != 0 ||
-	    prepare_condition(c, req, st, &st->ops[0]) != 0 ||
-	    check_unused(c, st) != 0 ||
-	    prepare_put(c, t, req, item, &st->ops[0]) != 0)
-		goto fail;
-	rn_table_unref(t);
-	rn_call_submit(c, single_write, NULL, st, write_state_free);
-	return;
-fail:
-	if (st != NULL)
-		write_state_free(st);
-	rn_table_unref(t);
-	rn_call_finish(c);
-}
-
-void rn_op_delete_item(rn_call *c, cJSON *req)
-{
-	write_state *st = NULL;
-	rn_table *t = NULL;
-	cJSON *key = NULL;
-
-	if (legacy_reject(c, req) != 0 || rn_req_table(c, req, &t) != 0 ||
-	    rn_req_obj(c, req, "Key", "key", 1, &key) != 0)
-		goto fail;
-	st = write_state_new(1);
-	if (st == NULL) {
-		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
-		goto fail;
-	}
-	st->ops[0].kind = KIND_DELETE;
-	if (return_values_parse(c, req, 1 << RV_NONE | 1 << RV_ALL_OLD,
-	    &st->ops[0].rv) != 0 ||
-	    expr_ctx_make(c, req, &st->ex, &st->names, &st->values) != 0 ||
-	    prepare_condition(c, req, st, &st->ops[0]) != 0 ||
-	    check_unused(c, st) != 0 ||
-	    prepare_key(c, t, key, &st->ops[0]) != 0)
-		goto fail;
-	rn_table_unref(t);
-	rn_call_submit(c, single_write, NULL, st, write_state_free);
-	return;
-fail:
-	if (st != NULL)
-		write_state_free(st);
-	rn_table_unref(t);
-	rn_call_finish(c);
-}
-
-void rn_op_update_item(rn_call *c, cJSON *req)
-{
-	write_state *st = NULL;
-	rn_table *t = NULL;
-	cJSON *key = NULL;
-	const char *text = NULL;
-	char msg[RN_MSG_MAX];
-	gt_err err;
-
-	if (legacy_reject(c, req) != 0 || rn_req_table(c, req, &t) != 0 ||
-	    rn_req_obj(c, req, "Key", "key", 1, &key) != 0 ||
-	    rn_req_str(c, req, "UpdateExpression", "updateExpression", 0,
-	    &text) != 0)
-		goto fail;
-	st = write_state_new(1);
-	if (st == NULL) {
-		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
-		goto fail;
-	}
-	st->ops[0].kind = KIND_UPDATE;
-	if (return_values_parse(c, req, 0x1f, &st->ops[0].rv) != 0 ||
-	    expr_ctx_make(c, req, &st->ex, &st->names, &st->values) != 0)
-		goto fail;
-	if (text != NULL) {
-		err = rn_expr_parse_update(st->ex, text, &st->ops[0].upd, msg);
-		if (err != GT_OK) {
-			rn_call_fail_err(c, err, msg);
-			goto fail;
-		}
-	}
-	if (prepare_condition(c, req, st, &st->ops[0]) != 0 ||
-	    check_unused(c, st) != 0 ||
-	    prepare_key(c, t, key, &st->ops[0]) != 0)
-		goto fail;
-	if (st->ops[0].upd != NULL) {
+	if (kind == RN_ITEM_PUT)
+		rc = prepare_put(c, t, obj, target, op);
+	else
+		rc = prepare_key(c, t, target, op);
+	if (rc != 0)
+		return -1;
+	if (op->upd != NULL) {
 		const char *kn[2] = {t->hash.name, t->range.name};
 		for (int i = 0; i < 2; i++) {
 			if (kn[i][0] == '\0' ||
-			    !rn_expr_update_touches(st->ops[0].upd, kn[i]))
+			    !rn_expr_update_touches(op->upd, kn[i]))
 				continue;
 			rn_call_error(c, 400, RN_E_VALIDATION, "One or more "
 			    "parameter values were invalid: Cannot update "
 			    "attribute %s. This attribute is part of the key",
 			    kn[i]);
-			goto fail;
+			return -1;
 		}
 	}
-	rn_table_unref(t);
+	return 0;
+}
+
+/* PutItem, DeleteItem and UpdateItem: one op, submitted to the writer. */
+static void single_op(rn_call *c, cJSON *req, const char *name,
+    rn_item_kind kind, int rv_allowed)
+{
+	write_state *st = NULL;
+
+	if (legacy_rewrite(c, name, req) != 0)
+		goto fail;
+	st = write_state_new(1);
+	if (st == NULL) {
+		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
+		goto fail;
+	}
+	if (rn_item_op_parse(c, req, kind, rv_allowed, 0, &st->ops[0]) != 0)
+		goto fail;
 	rn_call_submit(c, single_write, NULL, st, write_state_free);
 	return;
 fail:
 	if (st != NULL)
 		write_state_free(st);
-	rn_table_unref(t);
 	rn_call_finish(c);
 }
 
-/* Two ops of one batch on the same item? */
-static int ops_duplicate(const item_op *ops, size_t n)
+void rn_op_put_item(rn_call *c, cJSON *req)
+{
+	single_op(c, req, "PutItem", RN_ITEM_PUT,
+	    1 << RN_RV_NONE | 1 << RN_RV_ALL_OLD);
+}
+
+void rn_op_delete_item(rn_call *c, cJSON *req)
+{
+	single_op(c, req, "DeleteItem", RN_ITEM_DELETE,
+	    1 << RN_RV_NONE | 1 << RN_RV_ALL_OLD);
+}
+
+void rn_op_update_item(rn_call *c, cJSON *req)
+{
+	single_op(c, req, "UpdateItem", RN_ITEM_UPDATE, 0x1f);
+}
+
+int rn_item_ops_duplicate(const rn_item_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
@@ -782,7 +735,6 @@ void rn_op_batch_write_item(rn_call *c, cJSON *req)
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
 		goto fail;
 	}
-	st->batch = 1;
 	cJSON_ArrayForEach(tbl, ri) {
 		rn_table *t = NULL;
 		if (rn_check_table_name(c, tbl->string, "requestItems.key") !=
@@ -816,7 +768,7 @@ void rn_op_batch_write_item(rn_call *c, cJSON *req)
 				bad = rn_req_obj(c, del, "Key", "key", 1, &x) !=
 				    0 || prepare_key(c, t, x, &st->ops[i]) != 0;
 			if (!bad && del != NULL)
-				st->ops[i].kind = KIND_DELETE;
+				st->ops[i].kind = RN_ITEM_DELETE;
 			i++;
 			if (bad) {
 				rn_table_unref(t);
@@ -825,7 +777,7 @@ void rn_op_batch_write_item(rn_call *c, cJSON *req)
 		}
 		rn_table_unref(t);
 	}
-	if (ops_duplicate(st->ops, st->nops)) {
+	if (rn_item_ops_duplicate(st->ops, st->nops)) {
 		rn_call_error(c, 400, RN_E_VALIDATION, "Provided list of item "
 		    "keys contains duplicates");
 		goto fail;
@@ -840,12 +792,8 @@ fail:
 
 /* ---------------------------------------------------------------- reads */
 
-/*
- * Reads one item into out as JSON: the stored body, or its projection.
- * *found is 0 when there is no live item.
- */
-static gt_err item_read(MDB_txn *txn, const rn_dbs *dbs, const gt_buf *key,
-    const rn_expr_proj *proj, gt_buf *out, int *found)
+gt_err rn_item_read_json(MDB_txn *txn, const rn_dbs *dbs,
+    const gt_buf *key, const rn_expr_proj *proj, gt_buf *out, int *found)
 {
 	MDB_val k = {key->len, key->data}, v;
 	rn_itemrec ir;
@@ -887,14 +835,14 @@ void rn_op_get_item(rn_call *c, cJSON *req)
 	const rn_expr_proj *proj = NULL;
 	const char *ptext = NULL;
 	MDB_txn *txn = NULL;
-	item_op op;
+	rn_item_op op;
 	char msg[RN_MSG_MAX];
 	size_t mark;
 	int found = 0, consistent = 0;
 	gt_err err;
 
 	memset(&op, 0, sizeof(op));
-	if (legacy_reject(c, req) != 0 || rn_req_table(c, req, &t) != 0 ||
+	if (legacy_rewrite(c, "GetItem", req) != 0 || rn_req_table(c, req, &t) != 0 ||
 	    rn_req_obj(c, req, "Key", "key", 1, &key) != 0 ||
 	    rn_req_bool(c, req, "ConsistentRead", &consistent) != 0 ||
 	    rn_req_str(c, req, "ProjectionExpression", "projectionExpression",
@@ -923,8 +871,8 @@ void rn_op_get_item(rn_call *c, cJSON *req)
 	gt_buf_reset(&c->resp);
 	gt_buf_puts(&c->resp, "{\"Item\":");
 	mark = c->resp.len;
-	err = item_read(txn, rn_store_dbs(c->node->store), &op.key, proj,
-	    &c->resp, &found);
+	err = rn_item_read_json(txn, rn_store_dbs(c->node->store), &op.key,
+	    proj, &c->resp, &found);
 	rn_store_read_end(txn);
 	if (err != GT_OK) {
 		rn_call_fail_err(c, err, "Internal server error");
@@ -938,7 +886,7 @@ void rn_op_get_item(rn_call *c, cJSON *req)
 		gt_buf_putc(&c->resp, '}');
 	}
 out:
-	item_op_clear(&op);
+	rn_item_op_clear(&op);
 	rn_expr_ctx_free(ex);
 	cJSON_Delete(names);
 	cJSON_Delete(values);
@@ -954,7 +902,7 @@ typedef struct bget_table {
 	cJSON *names, *values;
 	const rn_expr_proj *proj;
 	cJSON *keys; /* borrowed from the request */
-	item_op *ops;
+	rn_item_op *ops;
 	size_t nops;
 } bget_table;
 
@@ -997,7 +945,7 @@ void rn_op_batch_get_item(rn_call *c, cJSON *req)
 			    "value type in RequestItems");
 			goto out;
 		}
-		if (legacy_reject(c, tbl) != 0 ||
+		if (legacy_rewrite(c, "BatchGetItem", tbl) != 0 ||
 		    rn_req_arr(c, tbl, "Keys", "requestItems.keys", 1,
 		    &b->keys) != 0 ||
 		    rn_req_str(c, tbl, "ProjectionExpression",
@@ -1048,7 +996,7 @@ void rn_op_batch_get_item(rn_call *c, cJSON *req)
 			if (prepare_key(c, b->t, k, &b->ops[i++]) != 0)
 				goto out;
 		}
-		if (ops_duplicate(b->ops, b->nops)) {
+		if (rn_item_ops_duplicate(b->ops, b->nops)) {
 			rn_call_error(c, 400, RN_E_VALIDATION, "Provided list "
 			    "of item keys contains duplicates");
 			goto out;
@@ -1093,8 +1041,9 @@ void rn_op_batch_get_item(rn_call *c, cJSON *req)
 			}
 			if (nitems)
 				gt_buf_putc(&c->resp, ',');
-			err = item_read(txn, rn_store_dbs(c->node->store),
-			    &b->ops[i].key, b->proj, &c->resp, &found);
+			err = rn_item_read_json(txn,
+			    rn_store_dbs(c->node->store), &b->ops[i].key,
+			    b->proj, &c->resp, &found);
 			if (err != GT_OK) {
 				rn_store_read_end(txn);
 				rn_call_fail_err(c, err, "Internal server "
@@ -1140,7 +1089,7 @@ void rn_op_batch_get_item(rn_call *c, cJSON *req)
 out:
 	for (size_t j = 0; bt != NULL && j < ntables; j++) {
 		for (size_t i = 0; bt[j].ops != NULL && i < bt[j].nops; i++)
-			item_op_clear(&bt[j].ops[i]);
+			rn_item_op_clear(&bt[j].ops[i]);
 		free(bt[j].ops);
 		rn_expr_ctx_free(bt[j].ex);
 		cJSON_Delete(bt[j].names);

@@ -12,6 +12,7 @@
  */
 #include "api_int.h"
 #include "expr.h"
+#include "legacy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ static void qscan_free(qscan *q)
 }
 
 /* Parses what Query and Scan share. */
-static int qscan_parse(rn_call *c, cJSON *req, qscan *q)
+static int qscan_parse(rn_call *c, const char *op, cJSON *req, qscan *q)
 {
 	const char *ptext = NULL, *ftext = NULL, *select = NULL,
 	    *index = NULL;
@@ -149,15 +150,12 @@ static int qscan_parse(rn_call *c, cJSON *req, qscan *q)
 	int consistent = 0;
 	gt_err err;
 
-	static const char *const legacy[] = {"KeyConditions", "QueryFilter",
-	    "ScanFilter", "AttributesToGet", "ConditionalOperator"};
-	for (size_t i = 0; i < GT_ARRAY_LEN(legacy); i++) {
-		if (cJSON_GetObjectItemCaseSensitive(req, legacy[i])) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "The legacy "
-			    "parameter %s is not supported; use expressions",
-			    legacy[i]);
-			return -1;
-		}
+	/* The legacy parameters become expressions before anything else
+	 * reads the request. */
+	err = rn_legacy_rewrite(op, req, msg);
+	if (err != GT_OK) {
+		rn_call_fail_err(c, err, msg);
+		return -1;
 	}
 	q->limit = 0;
 	q->forward = 1;
@@ -540,7 +538,7 @@ void rn_op_query(rn_call *c, cJSON *req)
 	gt_err err;
 
 	memset(&q, 0, sizeof(q));
-	if (qscan_parse(c, req, &q) != 0 ||
+	if (qscan_parse(c, "Query", req, &q) != 0 ||
 	    rn_req_str(c, req, "KeyConditionExpression",
 	    "keyConditionExpression", 0, &kce) != 0)
 		goto out;
@@ -594,7 +592,7 @@ void rn_op_scan(rn_call *c, cJSON *req)
 	gt_err err;
 
 	memset(&q, 0, sizeof(q));
-	if (qscan_parse(c, req, &q) != 0)
+	if (qscan_parse(c, "Scan", req, &q) != 0)
 		goto out;
 	if (cJSON_GetObjectItemCaseSensitive(req, "ScanIndexForward")) {
 		rn_call_error(c, 400, RN_E_SERIALIZATION, "ScanIndexForward is "
