@@ -43,6 +43,8 @@ void rn_item_op_clear(rn_item_op *op)
 	gt_buf_free(&op->key);
 	cJSON_Delete(op->key_obj);
 	cJSON_Delete(op->item);
+	free(op->item_json);
+	free(op->key_json);
 	rn_expr_ctx_free(op->ex);
 	cJSON_Delete(op->names);
 	cJSON_Delete(op->values);
@@ -217,7 +219,12 @@ gt_err rn_item_plan_make(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 	default: /* DELETE, CHECK, GET */
 		break;
 	}
-	if (p->new_item != NULL) {
+	if (p->new_item != NULL && p->new_borrowed && op->item_json != NULL) {
+		p->new_body = op->item_json;
+		p->body_borrowed = 1;
+		p->new_len = op->item_len;
+		p->new_size = op->item_size;
+	} else if (p->new_item != NULL) {
 		p->new_body = cJSON_PrintUnformatted(p->new_item);
 		if (p->new_body == NULL)
 			return GT_ENOMEM;
@@ -237,7 +244,8 @@ void rn_item_plan_clear(rn_item_plan *p)
 		cJSON_Delete(p->new_item);
 	cJSON_Delete(p->old_item);
 	free(p->old_body);
-	free(p->new_body);
+	if (!p->body_borrowed)
+		free(p->new_body);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -251,7 +259,7 @@ gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 	uint8_t meta[CF_META_ENCODED_MAX];
 	size_t meta_len = 0;
 	cf_version ver, none;
-	char *key_json = NULL;
+	const char *key_json;
 	uint64_t seq;
 	rn_logrec lr;
 	gt_err err;
@@ -262,7 +270,7 @@ gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 		return GT_OK;
 	/* What can fail without writing is done before the sequence number
 	 * is taken. */
-	key_json = cJSON_PrintUnformatted(op->key_obj);
+	key_json = op->key_json;
 	if (key_json == NULL)
 		return GT_ENOMEM;
 
@@ -307,7 +315,6 @@ out:
 	 * the first put must abort the group to give it back. */
 	if (err != GT_OK && err != GT_ENOMEM && err != GT_ELIMIT)
 		err = GT_EIO;
-	free(key_json);
 	return err;
 }
 
@@ -495,16 +502,22 @@ static int prepare_put(rn_call *c, rn_table *t, cJSON *parent, cJSON *item,
 		rn_call_fail_err(c, err, msg);
 		return -1;
 	}
-	if (rn_item_size(item) > RN_ITEM_BYTES_MAX) {
+	op->item_size = rn_item_size(item);
+	if (op->item_size > RN_ITEM_BYTES_MAX) {
 		rn_call_error(c, 400, RN_E_VALIDATION, "Item size has exceeded "
 		    "the maximum allowed size");
 		return -1;
 	}
 	op->key_obj = rn_table_key_extract(t, item);
-	if (op->key_obj == NULL) {
+	op->item_json = cJSON_PrintUnformatted(item);
+	op->key_json = op->key_obj ? cJSON_PrintUnformatted(op->key_obj) :
+	    NULL;
+	if (op->key_obj == NULL || op->item_json == NULL ||
+	    op->key_json == NULL) {
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
 		return -1;
 	}
+	op->item_len = strlen(op->item_json);
 	cJSON_DetachItemViaPointer(parent, item);
 	op->item = item;
 	return 0;
@@ -528,7 +541,9 @@ static int prepare_key(rn_call *c, rn_table *t, cJSON *key, rn_item_op *op)
 		return -1;
 	}
 	op->key_obj = rn_table_key_extract(t, key);
-	if (op->key_obj == NULL) {
+	op->key_json = op->key_obj ? cJSON_PrintUnformatted(op->key_obj) :
+	    NULL;
+	if (op->key_json == NULL) {
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
 		return -1;
 	}

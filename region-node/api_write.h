@@ -44,6 +44,11 @@ typedef struct rn_item_op {
 	gt_buf key;           /* encoded LMDB key */
 	cJSON *key_obj;       /* the key attributes */
 	cJSON *item;          /* PUT: the new item */
+	/* Serialised on the request's thread, so the single writer thread
+	 * does not spend its time printing JSON: */
+	char *item_json;      /* PUT: item as stored */
+	size_t item_len, item_size; /* its length and DynamoDB size */
+	char *key_json;       /* key_obj as logged */
 	rn_expr_ctx *ex;      /* NULL when the op has no expressions */
 	cJSON *names, *values; /* detached from the request: ex borrows them */
 	const rn_expr_cond *cond;
@@ -100,6 +105,7 @@ typedef struct rn_item_plan {
 	cJSON *new_item;       /* PUT/UPDATE: the item to store */
 	int new_borrowed;      /* new_item belongs to the op */
 	char *new_body;        /* new_item as stored */
+	int body_borrowed;     /* new_body is the op's item_json */
 	size_t new_len;
 	size_t old_size, new_size; /* DynamoDB item sizes */
 	int write;             /* commit must write (else it is a no-op) */

@@ -41,7 +41,8 @@ static const opt opts[] = {
     {"log_level", OPT_ENUM, F(log_level), 0, 0, "info",
      "debug|info|warn|error", "least severe log level written to stderr"},
     {"map_size_mb", OPT_UINT, F(map_size_mb), 16, 16u * 1024u * 1024u,
-     "65536", NULL, "largest size the data file may grow to (MiB; sparse)"},
+     "8192", NULL, "largest size the data file may grow to (MiB); in nosync "
+     "mode the file is created at this size, sparse"},
     {"batch_max", OPT_UINT, F(batch_max), 1, 65536, "512", NULL,
      "most writes in one group commit"},
     {"replication", OPT_STR, F(replication), 0, 0, "", NULL,

@@ -37,6 +37,7 @@ struct rn_store {
 	pthread_cond_t cv;
 	rn_write *head, *tail; /* FIFO of queued writes */
 	int closing;
+	int writer_idle;       /* the writer waits on cv for work */
 	pthread_t writer;
 	int writer_started;
 
@@ -193,8 +194,11 @@ static void *store_writer_main(void *arg)
 		unsigned n;
 
 		pthread_mutex_lock(&s->mu);
-		while (s->head == NULL && !s->closing)
+		while (s->head == NULL && !s->closing) {
+			s->writer_idle = 1;
 			pthread_cond_wait(&s->cv, &s->mu);
+			s->writer_idle = 0;
+		}
 		if (s->head == NULL) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -226,7 +230,10 @@ gt_err rn_store_submit(rn_store *s, rn_write *w)
 	else
 		s->head = w;
 	s->tail = w;
-	pthread_cond_signal(&s->cv);
+	/* A busy writer takes the queue when its commit is done; waking it
+	 * for every request would only cost context switches. */
+	if (s->writer_idle)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return GT_OK;
 }
@@ -408,8 +415,11 @@ gt_err rn_store_open(const rn_store_opts *opts, rn_store **out)
 		err = rn_mdb_err(rc);
 		goto fail;
 	}
+	/* nosync writes through the memory map: dirty pages go to the page
+	 * cache with no write() per page at commit, and survive a crash of
+	 * this process (not of the machine), which is nosync's promise. */
 	if (opts->durability == RN_DURABILITY_NOSYNC)
-		flags |= MDB_NOSYNC;
+		flags |= MDB_NOSYNC | MDB_WRITEMAP | MDB_MAPASYNC;
 	rc = mdb_env_open(s->env, opts->path, flags, 0644);
 	if (rc != MDB_SUCCESS) {
 		GT_LOG(GT_LOG_ERROR, "store", "event=open_failed path=%s "

@@ -287,6 +287,17 @@ static gt_err origin_batch(repl_node *r, const repl_pull *pull,
 		if (err == GT_OK)
 			err = sc.err;
 		rn_store_read_end(txn);
+		if (err == GT_OK && truncated) {
+			/* Retention ran between the decision and this read and
+			 * removed records the peer still needs: sending what is
+			 * left would skip them silently. */
+			gt_buf_reset(out);
+			info.flags = REPL_BATCH_F_RESYNC;
+			info.trunc_seq = GT_MAX(trunc, pull->after_seq + 1);
+			info.trunc_seq = GT_MIN(info.trunc_seq, head);
+			err = repl_batch_enc_begin(&enc, out, r->node->region,
+			    &info, REPL_FRAME_MIN_BATCH);
+		}
 		if (err != GT_OK)
 			return err;
 	}
@@ -335,8 +346,11 @@ static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
 		view.trunc_seq = GT_MIN(r->trunc_seq, r->own_head);
 		repl_origin_decide(&view, &pull, received, now_ms(), &ans);
 		if (ans.ack_valid) {
+			/* A delayed or duplicated PULL carries an older
+			 * after_seq: an acknowledgement never goes back. */
 			pthread_mutex_lock(&pe->mu);
-			pe->acked = ans.ack_seq;
+			if (ans.ack_seq > pe->acked)
+				pe->acked = ans.ack_seq;
 			pe->last_pull_ms = now_ms();
 			pthread_mutex_unlock(&pe->mu);
 		}
@@ -562,6 +576,8 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 	if (err == GT_OK && type == REPL_FRAME_BATCH) {
 		err = repl_batch_decode(nng_msg_body(msg), nng_msg_len(msg),
 		    &r->key, batch);
+		if (err == GT_OK && strcmp(batch->origin, pe->cfg.region) != 0)
+			err = GT_ECORRUPT; /* answered by another region */
 		if (err == GT_OK) {
 			ev->kind = REPL_EV_BATCH;
 			ev->batch = batch->info;
