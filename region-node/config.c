@@ -20,45 +20,46 @@ typedef struct opt {
 	const char *deflt;
 	const char *choices; /* OPT_ENUM: "a|b|c" */
 	const char *help;
+	const char *metavar; /* the value's name in --help */
 } opt;
 
 #define F(f) offsetof(rn_config, f), sizeof(((rn_config *)0)->f)
 
 static const opt opts[] = {
     {"region", OPT_STR, F(region), 0, 0, "us-east-1", NULL,
-     "region this node serves (e.g. eu-west-1)"},
+     "region this node serves (e.g. eu-west-1)", "NAME"},
     {"host", OPT_STR, F(host), 0, 0, "127.0.0.1", NULL,
-     "address the DynamoDB API listens on"},
+     "address the DynamoDB API listens on", "ADDR"},
     {"port", OPT_UINT, F(port), 0, 65535, "8000", NULL,
-     "port of the DynamoDB API (0 picks a free port)"},
+     "port of the DynamoDB API (0 picks a free port)", "N"},
     {"data", OPT_STR, F(data), 0, 0, "", NULL,
-     "data directory (default ./data/<region>)"},
+     "data directory (default ./data/<region>)", "DIR"},
     {"port_file", OPT_STR, F(port_file), 0, 0, "", NULL,
-     "write the bound API port to this file once listening"},
+     "write the bound API port to this file once listening", "FILE"},
     {"durability", OPT_ENUM, F(durability), 0, 0, "sync", "sync|nosync",
      "sync: fsync every group commit; nosync: survive a process crash, "
-     "not a machine crash"},
+     "not a machine crash", "MODE"},
     {"log_level", OPT_ENUM, F(log_level), 0, 0, "info",
-     "debug|info|warn|error", "least severe log level written to stderr"},
+     "debug|info|warn|error", "least severe log level written to stderr", "LEVEL"},
     {"map_size_mb", OPT_UINT, F(map_size_mb), 16, 16u * 1024u * 1024u,
      "8192", NULL, "largest size the data file may grow to (MiB); in nosync "
-     "mode the file is created at this size, sparse"},
+     "mode the file is created at this size, sparse", "N"},
     {"batch_max", OPT_UINT, F(batch_max), 1, 65536, "512", NULL,
-     "most writes in one group commit"},
+     "most writes in one group commit", "N"},
     {"replication", OPT_STR, F(replication), 0, 0, "", NULL,
-     "replication listen URL (tcp://host:port); empty: no replication"},
+     "replication listen URL (tcp://host:port); empty: no replication", "URL"},
     {"cluster_key", OPT_STR, F(cluster_key), 0, 0, "", NULL,
-     "shared secret authenticating replication frames (HMAC-SHA256)"},
+     "shared secret authenticating replication frames (HMAC-SHA256)", "KEY"},
     {"global_tables", OPT_BOOL, F(global_tables), 0, 1, "false", NULL,
-     "make every table created here a global table in all regions"},
+     "make every table created here a global table in all regions", "BOOL"},
     {"repl_wait_ms", OPT_UINT, F(repl_wait_ms), 10, 60000, "1000", NULL,
-     "how long a replication pull waits for new writes (ms)"},
+     "how long a replication pull waits for new writes (ms)", "N"},
     {"repl_batch_kb", OPT_UINT, F(repl_batch_kb), 16, 4096, "1024", NULL,
-     "most change-record data in one replication batch (KiB)"},
+     "most change-record data in one replication batch (KiB)", "N"},
     {"log_keep_max", OPT_UINT, F(log_keep_max), 0, 4000000000u, "10000000",
      NULL, "most change records kept for a peer that has not "
      "acknowledged them; a peer further behind must resynchronise (0: no "
-     "limit)"},
+     "limit)", "N"},
 };
 
 static int opt_set(const opt *o, rn_config *c, const char *val, char *err,
@@ -397,8 +398,9 @@ void rn_config_usage(FILE *f)
 	for (size_t i = 0; i < GT_ARRAY_LEN(opts); i++) {
 		char flag[64];
 		size_t j;
-		snprintf(flag, sizeof(flag), "--%s", opts[i].name);
-		for (j = 0; flag[j]; j++)
+		snprintf(flag, sizeof(flag), "--%s %s", opts[i].name,
+		    opts[i].metavar);
+		for (j = 0; flag[j] && flag[j] != ' '; j++)
 			if (flag[j] == '_')
 				flag[j] = '-';
 		fprintf(f, "  %-22s %s", flag, opts[i].help);
