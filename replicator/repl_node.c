@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "repl.h"
 #include "replica.h"
 #include "table.h"
@@ -47,16 +48,25 @@ static const uint32_t lat_bounds[] = {1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30,
 typedef struct peer {
 	struct repl_node *r;
 	repl_node_peer cfg;
+	_Atomic int active;  /* a current member; slots are never freed */
+	_Atomic int quit;    /* its thread must end */
+	_Atomic int rewind;  /* re-read the durable cursor and restart */
 	pthread_t th;
 	int started;
 	nng_socket sock;
 
 	pthread_mutex_t mu;  /* guards everything below */
-	pthread_cond_t cv;   /* apply completion, timers, stop */
+	pthread_cond_t cv;   /* timers, stop, delay queue */
 	repl_puller p;
-	int apply_done;
-	gt_err apply_err;
-	uint64_t apply_cursor;
+	/* Link shaping of source -> this region (repl_node.h). */
+	repl_link shape;
+	uint64_t tx_end_ms, release_last_ms;
+	struct delayed *dq_head, *dq_tail; /* FIFO, release times ascending */
+	size_t dq_len, dq_bytes;
+	int dq_busy;          /* the delivery thread is applying one */
+	pthread_t dq_th;
+	int dq_started;
+	uint64_t lost;        /* batches dropped by the loss rate */
 	uint64_t lat_bucket[LAT_NB + 1];
 	uint64_t lat_sum_ms, lat_count;
 	uint64_t applied, conflicts, dropped, batches, errors;
@@ -71,6 +81,7 @@ typedef struct worker {
 	struct repl_node *r;
 	pthread_t th;
 	int started;
+	int ctx_open;
 	nng_ctx ctx;
 	nng_aio *aio;
 } worker;
@@ -99,6 +110,9 @@ struct repl_node {
 	pthread_t maint;
 	int maint_started;
 	uint64_t truncated_total;
+	repl_node_cfg cfg;     /* peers/key pointers not kept */
+	int members_pending;   /* a membership for the maintenance thread */
+	topo_members members;
 };
 
 static uint64_t now_ms(void) { return gt_mono_ns() / 1000000u; }
@@ -148,7 +162,8 @@ static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 static peer *peer_find(repl_node *r, const char *region)
 {
 	for (size_t i = 0; i < r->npeers; i++)
-		if (strcmp(r->peers[i].cfg.region, region) == 0)
+		if (atomic_load(&r->peers[i].active) &&
+		    strcmp(r->peers[i].cfg.region, region) == 0)
 			return &r->peers[i];
 	return NULL;
 }
@@ -386,7 +401,9 @@ static void *worker_main(void *arg)
 		nng_ctx_recv(w->ctx, w->aio);
 		nng_aio_wait(w->aio);
 		rv = nng_aio_result(w->aio);
-		if (rv == NNG_ECLOSED)
+		if (rv == 0 && atomic_load(&r->stopping))
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		if (rv == NNG_ECLOSED || atomic_load(&r->stopping))
 			break;
 		if (rv != 0)
 			continue;
@@ -418,6 +435,12 @@ typedef struct apply_job {
 	peer *pe;
 	repl_batch batch;     /* iterator over the frame (borrowed) */
 	rn_apply_result res;
+	pthread_mutex_t mu;   /* completion, per job: the follower and the
+				 link's delivery thread may both apply */
+	pthread_cond_t cv;
+	int done;
+	gt_err err;
+	uint64_t cursor;
 } apply_job;
 
 static gt_err apply_fn(rn_store *s, MDB_txn *txn, rn_write *w)
@@ -453,8 +476,8 @@ static gt_err apply_fn(rn_store *s, MDB_txn *txn, rn_write *w)
 		lr->meta = rec.meta;
 		lr->meta_len = rec.meta_len;
 	}
-	err = rn_repl_apply(pe->r->node, txn, pe->cfg.region, recs, n,
-	    gt_wall_ms(), &job->res);
+	err = rn_repl_apply(pe->r->node, txn, pe->cfg.region,
+	    job->batch.info.after_seq, recs, n, gt_wall_ms(), &job->res);
 	free(recs);
 	return err;
 }
@@ -472,6 +495,10 @@ static void apply_done(rn_write *w, gt_err commit_err)
 		for (size_t i = 0; i < job->res.ndropped; i++)
 			rn_catalog_remove(&node->catalog,
 			    job->res.dropped_tables[i]);
+		if (job->res.members_changed)
+			rn_cluster_publish(node, &job->res.members);
+		if (job->res.backfill_started && node->backfill_kick != NULL)
+			node->backfill_kick(node->backfill_arg);
 		for (size_t i = 0; i < job->res.ncreated; i++) {
 			(void)rn_catalog_put(&node->catalog,
 			    job->res.created[i]);
@@ -495,12 +522,14 @@ static void apply_done(rn_write *w, gt_err commit_err)
 		pe->conflicts += job->res.conflicts;
 		pe->dropped += job->res.dropped;
 		pe->batches++;
-		pe->apply_cursor = job->res.cursor;
 	}
-	pe->apply_err = err;
-	pe->apply_done = 1;
-	pthread_cond_broadcast(&pe->cv);
 	pthread_mutex_unlock(&pe->mu);
+	pthread_mutex_lock(&job->mu);
+	job->err = err;
+	job->cursor = job->res.cursor;
+	job->done = 1;
+	pthread_cond_signal(&job->cv);
+	pthread_mutex_unlock(&job->mu);
 }
 
 /* Applies a decoded batch and waits for its commit. */
@@ -514,20 +543,159 @@ static gt_err follower_apply(peer *pe, const repl_batch *b, uint64_t *cursor)
 	job.w.done = apply_done;
 	job.pe = pe;
 	job.batch = *b;
-	pthread_mutex_lock(&pe->mu);
-	pe->apply_done = 0;
-	pthread_mutex_unlock(&pe->mu);
+	pthread_mutex_init(&job.mu, NULL);
+	pthread_cond_init(&job.cv, NULL);
 	err = rn_store_submit(pe->r->node->store, &job.w);
-	if (err != GT_OK)
-		return err;
-	pthread_mutex_lock(&pe->mu);
-	while (!pe->apply_done)
-		pthread_cond_wait(&pe->cv, &pe->mu);
-	err = pe->apply_err;
-	*cursor = pe->apply_cursor;
-	pthread_mutex_unlock(&pe->mu);
+	if (err == GT_OK) {
+		pthread_mutex_lock(&job.mu);
+		while (!job.done)
+			pthread_cond_wait(&job.cv, &job.mu);
+		pthread_mutex_unlock(&job.mu);
+		err = job.err;
+		*cursor = job.cursor;
+	}
+	pthread_cond_destroy(&job.cv);
+	pthread_mutex_destroy(&job.mu);
 	rn_apply_result_clear(&job.res);
 	return err;
+}
+
+/* --------------------------------------------------------- link shaping */
+
+/*
+ * A shaped link holds each received batch until its release time: the
+ * time it would have taken to cross the link (bandwidth) plus the one-way
+ * delay and jitter, never earlier than the batch before it (links keep
+ * order, as TCP does).  The follower goes on pulling meanwhile, so a
+ * write's latency is the configured delay, not a multiple of it; the
+ * durable cursor advances only when the delivery thread applies.
+ */
+typedef struct delayed {
+	struct delayed *next;
+	nng_msg *msg;         /* owns the frame the batch points into */
+	repl_batch batch;
+	uint64_t release_ms;
+	size_t bytes;
+} delayed;
+
+#define DQ_MAX_BATCHES 4096u
+#define DQ_MAX_BYTES (256u << 20)
+
+static int link_shaped(const repl_link *l)
+{
+	return l->delay_ms || l->jitter_ms || l->bandwidth_kbps;
+}
+
+/* Frees every held batch; pe->mu held. */
+static void dq_flush(peer *pe)
+{
+	while (pe->dq_head != NULL) {
+		delayed *d = pe->dq_head;
+		pe->dq_head = d->next;
+		nng_msg_free(d->msg);
+		free(d);
+	}
+	pe->dq_tail = NULL;
+	pe->dq_len = pe->dq_bytes = 0;
+}
+
+/* Queues a received batch (consumes msg); waits while the queue is full.
+ * Returns 0, or -1 when the peer is stopping. */
+static int dq_push(peer *pe, nng_msg *msg, const repl_batch *b)
+{
+	uint64_t now = now_ms(), delay, tx_ms = 0;
+	delayed *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		nng_msg_free(msg);
+		return -1;
+	}
+	d->msg = msg;
+	d->batch = *b;
+	d->bytes = nng_msg_len(msg);
+	pthread_mutex_lock(&pe->mu);
+	while ((pe->dq_len >= DQ_MAX_BATCHES || pe->dq_bytes >= DQ_MAX_BYTES)
+	    && !atomic_load(&pe->quit) && !atomic_load(&pe->r->stopping))
+		cond_wait_until(&pe->cv, &pe->mu, now_ms() + 100);
+	if (atomic_load(&pe->quit) || atomic_load(&pe->r->stopping)) {
+		pthread_mutex_unlock(&pe->mu);
+		nng_msg_free(msg);
+		free(d);
+		return -1;
+	}
+	if (pe->shape.bandwidth_kbps > 0) {
+		/* kbit/s = bits per ms */
+		uint64_t start = GT_MAX(now, pe->tx_end_ms);
+		tx_ms = (d->bytes * 8u + pe->shape.bandwidth_kbps - 1) /
+		    pe->shape.bandwidth_kbps;
+		pe->tx_end_ms = start + tx_ms;
+		tx_ms = pe->tx_end_ms - now;
+	}
+	delay = pe->shape.delay_ms;
+	if (pe->shape.jitter_ms > 0) {
+		uint32_t span = 2 * pe->shape.jitter_ms + 1;
+		int64_t j = (int64_t)(rnd32() % span) - pe->shape.jitter_ms;
+		delay = (int64_t)delay + j < 0 ? 0 : (uint64_t)((int64_t)delay +
+		    j);
+	}
+	d->release_ms = GT_MAX(now + tx_ms + delay, pe->release_last_ms);
+	pe->release_last_ms = d->release_ms;
+	if (pe->dq_tail)
+		pe->dq_tail->next = d;
+	else
+		pe->dq_head = d;
+	pe->dq_tail = d;
+	pe->dq_len++;
+	pe->dq_bytes += d->bytes;
+	pthread_cond_broadcast(&pe->cv);
+	pthread_mutex_unlock(&pe->mu);
+	return 0;
+}
+
+static void *delivery_main(void *arg)
+{
+	peer *pe = arg;
+	repl_node *r = pe->r;
+
+	pthread_mutex_lock(&pe->mu);
+	while (!atomic_load(&pe->quit) && !atomic_load(&r->stopping)) {
+		delayed *d = pe->dq_head;
+		uint64_t cur = 0, want;
+		gt_err err;
+
+		if (d == NULL || d->release_ms > now_ms()) {
+			cond_wait_until(&pe->cv, &pe->mu, d ? d->release_ms :
+			    now_ms() + 1000);
+			continue;
+		}
+		pe->dq_head = d->next;
+		if (pe->dq_head == NULL)
+			pe->dq_tail = NULL;
+		pe->dq_len--;
+		pe->dq_bytes -= d->bytes;
+		pe->dq_busy = 1;
+		pthread_cond_broadcast(&pe->cv);
+		pthread_mutex_unlock(&pe->mu);
+		want = d->batch.info.last_seq;
+		err = follower_apply(pe, &d->batch, &cur);
+		nng_msg_free(d->msg);
+		free(d);
+		pthread_mutex_lock(&pe->mu);
+		pe->dq_busy = 0;
+		if (err != GT_OK || cur < want) {
+			/* Failed, or refused as out of order: start over from
+			 * the durable cursor. */
+			GT_LOG(GT_LOG_WARN, "repl", "event=delayed_apply_failed "
+			    "peer=%s err=\"%s\"", pe->cfg.region,
+			    gt_strerror(err));
+			dq_flush(pe);
+			atomic_store(&pe->rewind, 1);
+		}
+		pthread_cond_broadcast(&pe->cv);
+	}
+	dq_flush(pe);
+	pthread_mutex_unlock(&pe->mu);
+	return NULL;
 }
 
 /* Sends a PULL and waits for its answer; fills ev.  *held keeps a BATCH
@@ -542,6 +710,7 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 	uint64_t now = now_ms();
 	nng_duration to;
 	uint8_t type = 0;
+	repl_link shape;
 	gt_err err;
 	int rv;
 
@@ -555,6 +724,19 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 	pull.after_seq = act->after_seq;
 	pull.max_bytes = act->max_bytes;
 	pull.wait_ms = act->wait_ms;
+	pthread_mutex_lock(&pe->mu);
+	shape = pe->shape;
+	pthread_mutex_unlock(&pe->mu);
+	if (shape.partition) {
+		/* Nothing crosses: the pull is lost and times out. */
+		pthread_mutex_lock(&pe->mu);
+		if (!atomic_load(&pe->quit) && !atomic_load(&r->stopping))
+			cond_wait_until(&pe->cv, &pe->mu, GT_MIN(
+			    act->timer_at_ms, now + 200));
+		pthread_mutex_unlock(&pe->mu);
+		err = GT_ETIMEOUT;
+		goto out;
+	}
 	err = repl_pull_encode(&pull, &r->key, &f);
 	if (err != GT_OK)
 		goto out;
@@ -578,6 +760,15 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 		    &r->key, batch);
 		if (err == GT_OK && strcmp(batch->origin, pe->cfg.region) != 0)
 			err = GT_ECORRUPT; /* answered by another region */
+		if (err == GT_OK && shape.loss_ppm > 0 && batch->info.count > 0 &&
+		    rnd32() % 1000000u < shape.loss_ppm) {
+			/* Lost on the link: the puller times out and retries
+			 * from the same cursor. */
+			pthread_mutex_lock(&pe->mu);
+			pe->lost++;
+			pthread_mutex_unlock(&pe->mu);
+			err = GT_ETIMEOUT;
+		}
 		if (err == GT_OK) {
 			ev->kind = REPL_EV_BATCH;
 			ev->batch = batch->info;
@@ -636,9 +827,45 @@ static void *follower_main(void *arg)
 	for (;;) {
 		int stopping;
 
-		stopping = atomic_load(&r->stopping);
+		stopping = atomic_load(&r->stopping) || atomic_load(&pe->quit);
 		if (stopping)
 			break;
+		if (atomic_exchange(&pe->rewind, 0)) {
+			/* A backfill lowered the durable cursor: start over
+			 * from it.  An answer in flight is dropped (its apply
+			 * would be refused anyway: it starts too high). */
+			if (held != NULL) {
+				nng_msg_free(held);
+				held = NULL;
+			}
+			pthread_mutex_lock(&pe->mu);
+			dq_flush(pe);
+			while (pe->dq_busy)
+				cond_wait_until(&pe->cv, &pe->mu,
+				    now_ms() + 100);
+			pthread_mutex_unlock(&pe->mu);
+			cursor = 0;
+			if (rn_store_read_begin(r->node->store, &txn) ==
+			    GT_OK) {
+				(void)rn_cursor_get(txn,
+				    rn_store_dbs(r->node->store),
+				    pe->cfg.region, &cursor);
+				rn_store_read_end(txn);
+			}
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = REPL_EV_STOP;
+			ev.now_ms = now_ms();
+			pthread_mutex_lock(&pe->mu);
+			repl_puller_step(&pe->p, &ev, &act);
+			ev.kind = REPL_EV_START;
+			ev.cursor = cursor;
+			ev.pull_id = ((uint64_t)rnd32() << 32 | rnd32()) >> 8;
+			repl_puller_step(&pe->p, &ev, &act);
+			pthread_mutex_unlock(&pe->mu);
+			GT_LOG(GT_LOG_INFO, "repl", "event=rewound peer=%s "
+			    "cursor=%llu", pe->cfg.region,
+			    (unsigned long long)cursor);
+		}
 		memset(&ev, 0, sizeof(ev));
 		switch (act.kind) {
 		case REPL_ACT_SEND_PULL:
@@ -664,8 +891,23 @@ static void *follower_main(void *arg)
 			break;
 		case REPL_ACT_APPLY: {
 			uint64_t cur = 0;
-			gt_err err = held ? follower_apply(pe, &batch, &cur) :
-			    GT_ESTATE;
+			gt_err err;
+			int queue;
+
+			pthread_mutex_lock(&pe->mu);
+			queue = link_shaped(&pe->shape) || pe->dq_head != NULL ||
+			    pe->dq_busy;
+			pthread_mutex_unlock(&pe->mu);
+			if (held != NULL && queue) {
+				/* The link delays it; pull on meanwhile. */
+				cur = batch.info.last_seq;
+				err = dq_push(pe, held, &batch) == 0 ? GT_OK :
+				    GT_ECLOSED;
+				held = NULL;
+			} else {
+				err = held ? follower_apply(pe, &batch, &cur) :
+				    GT_ESTATE;
+			}
 			if (held) {
 				nng_msg_free(held);
 				held = NULL;
@@ -697,7 +939,8 @@ static void *follower_main(void *arg)
 		case REPL_ACT_NONE:
 		default:
 			pthread_mutex_lock(&pe->mu);
-			if (!atomic_load(&r->stopping))
+			if (!atomic_load(&r->stopping) &&
+			    !atomic_load(&pe->quit))
 				cond_wait_until(&pe->cv, &pe->mu,
 				    act.timer_at_ms ? act.timer_at_ms :
 				    now_ms() + 1000u);
@@ -724,6 +967,8 @@ static void *follower_main(void *arg)
 		nng_msg_free(held);
 	return NULL;
 }
+
+static void peers_follow(repl_node *r, const topo_members *m);
 
 /* ---------------------------------------------------------- maintenance */
 
@@ -801,7 +1046,8 @@ static void maint_round(repl_node *r)
 		peer *pe = &r->peers[i];
 		pthread_mutex_lock(&pe->mu);
 		acks[i].acked_seq = GT_MIN(pe->acked, in.head_seq);
-		acks[i].active = 1;
+		/* A region that left is no longer waited for. */
+		acks[i].active = atomic_load(&pe->active);
 		acks[i].must_resync = 0;
 		pthread_mutex_unlock(&pe->mu);
 	}
@@ -841,14 +1087,27 @@ static void *maint_main(void *arg)
 {
 	repl_node *r = arg;
 
+	uint64_t next = now_ms() + r->maint_ms;
+
 	for (;;) {
+		topo_members m;
+		int pending;
+
 		pthread_mutex_lock(&r->mu);
-		if (!atomic_load(&r->stopping))
-			cond_wait_until(&r->cv, &r->mu, now_ms() + r->maint_ms);
+		if (!atomic_load(&r->stopping) && !r->members_pending)
+			cond_wait_until(&r->cv, &r->mu, next);
+		pending = r->members_pending;
+		r->members_pending = 0;
+		m = r->members;
 		pthread_mutex_unlock(&r->mu);
 		if (atomic_load(&r->stopping))
 			break;
-		maint_round(r);
+		if (pending)
+			peers_follow(r, &m);
+		if (now_ms() >= next) {
+			maint_round(r);
+			next = now_ms() + r->maint_ms;
+		}
 	}
 	return NULL;
 }
@@ -898,12 +1157,162 @@ static gt_err peer_start(peer *pe, const repl_node_cfg *cfg)
 		nng_close(pe->sock);
 		return GT_EINVAL;
 	}
+	atomic_store(&pe->quit, 0);
+	if (pthread_create(&pe->dq_th, NULL, delivery_main, pe) != 0) {
+		nng_close(pe->sock);
+		return GT_ENOMEM;
+	}
+	pe->dq_started = 1;
 	if (pthread_create(&pe->th, NULL, follower_main, pe) != 0) {
+		atomic_store(&pe->quit, 1);
+		pthread_mutex_lock(&pe->mu);
+		pthread_cond_broadcast(&pe->cv);
+		pthread_mutex_unlock(&pe->mu);
+		pthread_join(pe->dq_th, NULL);
+		pe->dq_started = 0;
 		nng_close(pe->sock);
 		return GT_ENOMEM;
 	}
 	pe->started = 1;
+	atomic_store(&pe->active, 1);
 	return GT_OK;
+}
+
+/* Stops following a peer and ends its thread (not on the writer thread:
+ * the peer may be waiting for an apply there). */
+static void peer_stop(peer *pe)
+{
+	atomic_store(&pe->active, 0);
+	atomic_store(&pe->quit, 1);
+	pthread_mutex_lock(&pe->mu);
+	pthread_cond_broadcast(&pe->cv);
+	pthread_mutex_unlock(&pe->mu);
+	if (pe->started) {
+		nng_close(pe->sock);
+		pthread_join(pe->th, NULL);
+		pe->started = 0;
+	}
+	if (pe->dq_started) {
+		pthread_mutex_lock(&pe->mu);
+		pthread_cond_broadcast(&pe->cv);
+		pthread_mutex_unlock(&pe->mu);
+		pthread_join(pe->dq_th, NULL);
+		pe->dq_started = 0;
+	}
+}
+
+/* Follows the members of m (but this region), starting and stopping peer
+ * links; maintenance thread only. */
+static void peers_follow(repl_node *r, const topo_members *m)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const topo_region *tr = &m->r[i];
+		peer *pe = NULL;
+
+		if (strcmp(tr->name, r->node->region) == 0)
+			continue;
+		for (size_t k = 0; k < r->npeers; k++)
+			if (strcmp(r->peers[k].cfg.region, tr->name) == 0)
+				pe = &r->peers[k];
+		if (pe != NULL && atomic_load(&pe->active) &&
+		    strcmp(pe->cfg.url, tr->repl_url) == 0)
+			continue;
+		if (pe != NULL && atomic_load(&pe->active))
+			peer_stop(pe); /* its URL changed */
+		if (pe == NULL) {
+			if (r->npeers == REPL_PEERS_MAX) {
+				GT_LOG(GT_LOG_ERROR, "repl", "event=too_many_peers "
+				    "max=%d", REPL_PEERS_MAX);
+				continue;
+			}
+			pe = &r->peers[r->npeers++];
+			pe->r = r;
+			pthread_mutex_init(&pe->mu, NULL);
+			pthread_cond_init(&pe->cv, NULL);
+		}
+		snprintf(pe->cfg.region, sizeof(pe->cfg.region), "%s",
+		    tr->name);
+		snprintf(pe->cfg.url, sizeof(pe->cfg.url), "%s", tr->repl_url);
+		if (peer_start(pe, &r->cfg) == GT_OK)
+			GT_LOG(GT_LOG_INFO, "repl", "event=peer_added peer=%s "
+			    "url=%s", pe->cfg.region, pe->cfg.url);
+	}
+	for (size_t k = 0; k < r->npeers; k++) {
+		peer *pe = &r->peers[k];
+		if (atomic_load(&pe->active) &&
+		    topo_members_find(m, pe->cfg.region) == NULL) {
+			peer_stop(pe);
+			GT_LOG(GT_LOG_INFO, "repl", "event=peer_removed peer=%s",
+			    pe->cfg.region);
+		}
+	}
+}
+
+gt_err repl_node_link_set(repl_node *r, const char *from,
+    const repl_link *l)
+{
+	peer *pe = peer_find(r, from);
+
+	if (pe == NULL)
+		return GT_ENOTFOUND;
+	pthread_mutex_lock(&pe->mu);
+	pe->shape = *l;
+	pthread_cond_broadcast(&pe->cv);
+	pthread_mutex_unlock(&pe->mu);
+	GT_LOG(GT_LOG_INFO, "repl", "event=link_set from=%s to=%s delay_ms=%u "
+	    "jitter_ms=%u loss_ppm=%u bandwidth_kbps=%u partition=%d", from,
+	    r->node->region, l->delay_ms, l->jitter_ms, l->loss_ppm,
+	    l->bandwidth_kbps, l->partition);
+	return GT_OK;
+}
+
+void repl_node_links_json(repl_node *r, gt_buf *b)
+{
+	gt_buf_puts(b, "{\"Links\":[");
+	for (size_t i = 0, k = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		repl_link l;
+		uint64_t lost;
+		size_t held;
+		if (!atomic_load(&pe->active))
+			continue;
+		pthread_mutex_lock(&pe->mu);
+		l = pe->shape;
+		lost = pe->lost;
+		held = pe->dq_len;
+		pthread_mutex_unlock(&pe->mu);
+		gt_buf_puts(b, k++ ? ",{\"From\":" : "{\"From\":");
+		gt_buf_json_str(b, pe->cfg.region, strlen(pe->cfg.region));
+		gt_buf_puts(b, ",\"To\":");
+		gt_buf_json_str(b, r->node->region, strlen(r->node->region));
+		gt_buf_printf(b, ",\"DelayMs\":%u,\"JitterMs\":%u,\"LossPct\":"
+		    "%.4f,\"BandwidthKbps\":%u,\"Partition\":%s,"
+		    "\"LostBatches\":%llu,\"HeldBatches\":%zu}", l.delay_ms,
+		    l.jitter_ms, (double)l.loss_ppm / 10000.0, l.bandwidth_kbps,
+		    l.partition ? "true" : "false", (unsigned long long)lost,
+		    held);
+	}
+	gt_buf_puts(b, "]}");
+}
+
+void repl_node_rewind(repl_node *r)
+{
+	for (size_t i = 0; i < r->npeers; i++) {
+		peer *pe = &r->peers[i];
+		atomic_store(&pe->rewind, 1);
+		pthread_mutex_lock(&pe->mu);
+		pthread_cond_broadcast(&pe->cv);
+		pthread_mutex_unlock(&pe->mu);
+	}
+}
+
+void repl_node_set_members(repl_node *r, const topo_members *m)
+{
+	pthread_mutex_lock(&r->mu);
+	r->members = *m;
+	r->members_pending = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
 }
 
 gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
@@ -921,6 +1330,9 @@ gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
 	r->node = node;
 	r->wait_ms = cfg->wait_ms;
 	r->max_bytes = cfg->max_bytes ? cfg->max_bytes : (1u << 20);
+	r->cfg = *cfg;
+	r->cfg.peers = NULL;
+	r->cfg.key = NULL;
 	r->log_keep_max = cfg->log_keep_max;
 	r->maint_ms = cfg->maint_interval_ms ? cfg->maint_interval_ms : 1000;
 	/* What an earlier run truncated, and the head it had then (the
@@ -959,12 +1371,18 @@ gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
 		goto fail;
 	}
 	rn_store_set_commit_hook(node->store, commit_hook, r);
-	r->nworkers = GT_MIN(REPL_WORKERS_MAX, 2 * cfg->npeers + 2);
+	/* Enough workers for every possible peer to park a pull, since
+	 * regions may join at runtime. */
+	r->nworkers = REPL_WORKERS_MAX;
 	for (size_t i = 0; i < r->nworkers; i++) {
 		worker *w = &r->workers[i];
 		w->r = r;
-		if (nng_ctx_open(&w->ctx, r->rep) != 0 ||
-		    nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
+		if (nng_ctx_open(&w->ctx, r->rep) != 0) {
+			err = GT_ENOMEM;
+			goto fail;
+		}
+		w->ctx_open = 1;
+		if (nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
 		    pthread_create(&w->th, NULL, worker_main, w) != 0) {
 			err = GT_ENOMEM;
 			goto fail;
@@ -972,7 +1390,7 @@ gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
 		w->started = 1;
 	}
 	for (size_t i = 0; i < r->npeers; i++) {
-		err = peer_start(&r->peers[i], cfg);
+		err = peer_start(&r->peers[i], &r->cfg);
 		if (err != GT_OK)
 			goto fail;
 	}
@@ -1006,15 +1424,16 @@ void repl_node_stop(repl_node *r)
 	rn_store_set_commit_hook(r->node->store, NULL, NULL);
 	if (r->maint_started)
 		pthread_join(r->maint, NULL);
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		if (pe->started) {
-			nng_close(pe->sock);
-			pthread_join(pe->th, NULL);
-		}
+	for (size_t i = 0; i < r->npeers; i++)
+		peer_stop(&r->peers[i]);
+	/* Workers first: closing a context ends its pending receive or send
+	 * (NNG_ECLOSED), and only when no worker uses a context any more may
+	 * the socket under them close. */
+	for (size_t i = 0; i < r->nworkers; i++) {
+		worker *w = &r->workers[i];
+		if (w->ctx_open)
+			nng_ctx_close(w->ctx);
 	}
-	if (r->rep_open)
-		nng_close(r->rep);
 	for (size_t i = 0; i < r->nworkers; i++) {
 		worker *w = &r->workers[i];
 		if (w->started)
@@ -1022,6 +1441,8 @@ void repl_node_stop(repl_node *r)
 		if (w->aio)
 			nng_aio_free(w->aio);
 	}
+	if (r->rep_open)
+		nng_close(r->rep);
 	for (size_t i = 0; i < r->npeers; i++) {
 		pthread_cond_destroy(&r->peers[i].cv);
 		pthread_mutex_destroy(&r->peers[i].mu);
@@ -1071,6 +1492,8 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 	for (size_t i = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];
 		uint64_t cum = 0;
+		if (!atomic_load(&pe->active))
+			continue;
 		pthread_mutex_lock(&pe->mu);
 		for (size_t k = 0; k <= LAT_NB; k++) {
 			cum += pe->lat_bucket[k];
@@ -1099,6 +1522,8 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 	for (size_t i = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];
 		uint64_t acked;
+		if (!atomic_load(&pe->active))
+			continue;
 		pthread_mutex_lock(&pe->mu);
 		acked = pe->acked;
 		pthread_mutex_unlock(&pe->mu);
@@ -1204,10 +1629,12 @@ void repl_node_status_json(repl_node *r, gt_buf *b)
 	gt_buf_printf(b, ",\"head_seq\":%llu,\"peers\":[",
 	    (unsigned long long)r->own_head);
 	pthread_mutex_unlock(&r->mu);
-	for (size_t i = 0; i < r->npeers; i++) {
+	for (size_t i = 0, k = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];
+		if (!atomic_load(&pe->active))
+			continue;
 		pthread_mutex_lock(&pe->mu);
-		if (i)
+		if (k++)
 			gt_buf_putc(b, ',');
 		gt_buf_puts(b, "{\"region\":");
 		gt_buf_json_str(b, pe->cfg.region, strlen(pe->cfg.region));

@@ -7,6 +7,10 @@ lives under one temporary directory that is removed when the node is closed,
 and any node still open when the interpreter exits is killed and removed, so
 a failing or interrupted run leaves nothing behind.
 
+A Cluster is several Nodes replicating with each other, started from one
+generated cluster config (fixed replication ports picked with free_port());
+wait_for() is the bounded polling helper, parse_metrics() reads /metrics.
+
 Only 127.0.0.1 is ever contacted; proxies are bypassed for it.
 
 Environment:
@@ -19,8 +23,10 @@ import atexit
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -388,6 +394,46 @@ class Node:
             parsed = data
         return r.status, rh, parsed
 
+    def admin(self, path, body=None, timeout=10.0):
+        """POST a JSON body to an admin endpoint (e.g. "/admin/item").
+        Returns (status, parsed JSON or raw bytes)."""
+        data = json.dumps(body if body is not None else {}).encode()
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request("POST", path, body=data,
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            raw = r.read()
+            status = r.status
+        finally:
+            conn.close()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw
+
+    def admin_ok(self, path, body=None, timeout=10.0):
+        """admin() that requires 200 and returns the parsed JSON."""
+        status, out = self.admin(path, body, timeout)
+        if status != 200:
+            raise NodeError("%s %s on %s -> %d %r" % (
+                path, json.dumps(body), self.region, status, out))
+        return out
+
+    def replication(self, timeout=10.0):
+        """GET /admin/replication, parsed."""
+        status, _, body = self.http_get("/admin/replication", timeout)
+        if status != 200:
+            raise NodeError("/admin/replication -> %d" % status)
+        return json.loads(body)
+
+    def metrics(self, timeout=10.0):
+        """GET /metrics, parsed by parse_metrics()."""
+        status, _, body = self.http_get("/metrics", timeout)
+        if status != 200:
+            raise NodeError("/metrics -> %d" % status)
+        return parse_metrics(body.decode("utf-8", "replace"))
+
     def healthy(self):
         try:
             status, _, _ = self.http_get("/health", timeout=5.0)
@@ -561,3 +607,210 @@ def item_size(item):
                            for k, e in x.items())
         return 0
     return sum(len(k.encode()) + vsize(v) for k, v in item.items())
+
+
+# ------------------------------------------------------------ metrics text
+
+_METRIC_RE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+_LABEL_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+class Metrics(dict):
+    """Prometheus text parsed into {(name, ((label, value), ...)): float}
+    (labels sorted).  get(name, **labels) reads one sample (None when it is
+    missing); total(name, **labels) sums the samples whose labels include
+    the given ones."""
+
+    def get(self, name, default=None, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return dict.get(self, key, default)
+
+    def total(self, name, **labels):
+        want = set(labels.items())
+        return sum(v for (n, ls), v in self.items()
+                   if n == name and want <= set(ls))
+
+    def samples(self, name):
+        """[(labels dict, value)] of every sample of name."""
+        return [(dict(ls), v) for (n, ls), v in self.items() if n == name]
+
+
+def parse_metrics(text):
+    out = Metrics()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _METRIC_RE.match(line)
+        if m is None:
+            raise NodeError("bad metrics line %r" % line)
+        labels = tuple(sorted(_LABEL_RE.findall(m.group(3) or "")))
+        v = m.group(4)
+        out[(m.group(1), labels)] = float("inf") if v == "+Inf" else \
+            float(v)
+    return out
+
+
+# ----------------------------------------------------------------- clusters
+
+CLUSTER_REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-1")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read
+    it, close).  Used for replication URLs, which must be fixed in the
+    cluster config before the nodes start."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
+    """Polls pred() until it returns a true value (returned) or timeout
+    seconds pass (NodeError naming what, with the last value or error).
+    Exceptions from pred count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = pred()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = "%s: %s" % (type(e).__name__, e)
+        if time.monotonic() > deadline:
+            raise NodeError("timed out after %.0f s waiting for %s (last: "
+                            "%.2000r)" % (timeout, what, last))
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.5)
+
+
+class Cluster:
+    """Several region-node processes replicating with each other, from one
+    generated cluster config (cluster_key, durability, global_tables and a
+    "regions" list with a fixed replication URL per region).
+
+    Each region is a Node started with `--config FILE --region NAME`; the
+    API port is still picked by the node (--port 0, --port-file) and the
+    data directory is the node's own.  The config is written into every
+    node's temporary directory, so closing the nodes removes everything.
+
+    c = Cluster(); c.start(); c["eu-west-1"].client() ...; c.close()
+    """
+
+    def __init__(self, regions=CLUSTER_REGIONS, durability="nosync",
+                 global_tables=True, cluster_key=None, settings=None,
+                 binary=None, name="cluster"):
+        self.regions = list(regions)
+        self.name = name
+        ports = set()
+        while len(ports) < len(self.regions):
+            ports.add(free_port())
+        self.repl_ports = dict(zip(self.regions, sorted(ports)))
+        self.config = {
+            "cluster_key": cluster_key or
+            "meridian-it-cluster-key-%d" % os.getpid(),
+            "durability": durability,
+            "global_tables": bool(global_tables),
+            "regions": [{"region": r, "host": HOST, "port": 0,
+                         "replication": "tcp://%s:%d" % (
+                             HOST, self.repl_ports[r])}
+                        for r in self.regions],
+        }
+        self.config.update(settings or {})
+        self.nodes = {}
+        try:
+            for r in self.regions:
+                n = Node(durability=durability, region=r, binary=binary,
+                         name="%s/%s" % (name, r))
+                n.config_path = os.path.join(n.root, "cluster.json")
+                n.extra_args = ["--config", n.config_path]
+                self.nodes[r] = n
+            self.write_config()
+        except Exception:
+            self.close()
+            raise
+
+    def write_config(self):
+        text = json.dumps(self.config, indent=1)
+        for n in self.nodes.values():
+            with open(n.config_path, "w") as f:
+                f.write(text)
+
+    def __getitem__(self, region):
+        return self.nodes[region]
+
+    def __iter__(self):
+        return iter(self.nodes[r] for r in self.regions)
+
+    def _pick(self, regions):
+        return [self.nodes[r] for r in (regions or self.regions)]
+
+    def start(self, *regions):
+        for n in self._pick(regions):
+            if not n.alive():
+                n.start()
+        return self
+
+    def stop(self, *regions):
+        for n in self._pick(regions):
+            if n.alive():
+                n.stop()
+
+    def alive_nodes(self):
+        return [n for n in self if n.alive()]
+
+    def close(self):
+        for n in list(self.nodes.values()):
+            try:
+                n.close()
+            except Exception:  # noqa: BLE001 - close everything regardless
+                pass
+
+    # ------------------------------------------------------- convergence
+
+    def digests(self, table, regions=None):
+        """{region: /admin/digest answer} of table."""
+        return {n.region: n.admin_ok("/admin/digest", {"TableName": table})
+                for n in self._pick(regions)}
+
+    def wait_converged(self, table, regions=None, items=None,
+                       timeout=30.0):
+        """Waits until table has the same Digest and Items count in every
+        region (and items items when given); returns the digests."""
+        def same():
+            d = self.digests(table, regions)
+            vals = {(x["Digest"], x["Items"]) for x in d.values()}
+            if len(vals) != 1:
+                return False
+            if items is not None and next(iter(vals))[1] != items:
+                return False
+            return d
+        return wait_for(same, timeout, "table %s to converge in %s" % (
+            table, ",".join(regions or self.regions)))
+
+    def wait_links_idle(self, regions=None, timeout=30.0):
+        """Waits until every running region has applied its peers' heads
+        and has nothing pending for its peers (all links caught up)."""
+        nodes = self._pick(regions)
+
+        def idle():
+            for n in nodes:
+                st = n.replication()
+                for p in st["peers"]:
+                    if p["region"] not in [x.region for x in nodes]:
+                        continue
+                    if p["applied_seq"] != p["peer_head_seq"]:
+                        return False
+                m = n.metrics()
+                for labels, v in m.samples(
+                        "meridian_pending_replication_count"):
+                    if labels.get("destination") in \
+                            [x.region for x in nodes] and v != 0:
+                        return False
+            return True
+        return wait_for(idle, timeout, "replication links to be idle")
