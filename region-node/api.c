@@ -460,6 +460,7 @@ gt_err rn_node_open(rn_node *n, const char *region,
 	memset(n, 0, sizeof(*n));
 	if (!cf_region_name_valid(region))
 		return GT_EINVAL;
+	pthread_mutex_init(&n->topo_mu, NULL);
 	snprintf(n->region, sizeof(n->region), "%s", region);
 	snprintf(n->account, sizeof(n->account), "000000000000");
 	rn_catalog_init(&n->catalog);
@@ -485,6 +486,7 @@ fail:
 	rn_store_close(n->store);
 	n->store = NULL;
 	rn_catalog_destroy(&n->catalog);
+	pthread_mutex_destroy(&n->topo_mu);
 	return err;
 }
 
@@ -493,4 +495,5 @@ void rn_node_close(rn_node *n)
 	rn_store_close(n->store);
 	n->store = NULL;
 	rn_catalog_destroy(&n->catalog);
+	pthread_mutex_destroy(&n->topo_mu);
 }

@@ -11,6 +11,7 @@
 #ifndef RN_API_H
 #define RN_API_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include "gt.h"
 #include "store.h"
 #include "table.h"
+#include "topo.h"
 
 /* DynamoDB's error types, as sent in "__type". */
 #define RN_ERR_PREFIX "com.amazonaws.dynamodb.v20120810#"
@@ -68,6 +70,16 @@ typedef struct rn_node {
 	cf_clock clock;      /* writer thread only */
 	uint32_t next_table_id; /* writer thread only */
 	int global_tables;   /* CreateTable/DeleteTable replicate (cluster) */
+	char api_url[128];   /* this node's API, as peers reach it */
+	/* Cluster membership (cluster.h): members is read under topo_mu
+	 * anywhere and changed only on the writer thread. */
+	pthread_mutex_t topo_mu;
+	topo_members members;
+	void (*members_hook)(void *arg, const topo_members *m);
+	void *members_hook_arg;
+	/* Wakes the backfill worker (set by the program; may be NULL). */
+	void (*backfill_kick)(void *arg);
+	void *backfill_arg;
 	rn_op_stats ops[RN_OP_COUNT_];
 	_Atomic uint64_t bad_requests; /* unparseable before dispatch */
 } rn_node;

@@ -68,20 +68,31 @@ gt_err rn_stats_add(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
 
 /*
  * Creates a table inside a write transaction (writer thread): allocates its
- * local id and stores desc (copied; an "Id" member is replaced).  When the
- * node replicates tables, a TABLE_CREATE change record is appended: a local
- * one when from is NULL, else a copy of from (the replicated record).
- * *out is a new descriptor for the caller to publish after commit.
+ * local id and stores desc (copied; an "Id" member is replaced).  When
+ * log_op is not 0 a table record with that op is appended: a local one
+ * when from is NULL, else a replicated copy of from.  *out is a new
+ * descriptor for the caller to publish after commit.
  * Errors: GT_EEXIST (the name is taken), GT_ECORRUPT, GT_ENOMEM, LMDB.
  */
 gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
-    const rn_logrec *from, rn_table **out);
+    uint8_t log_op, const rn_logrec *from, rn_table **out);
 
-/* Deletes table t and all its items inside a write transaction, logging a
- * TABLE_DELETE record like rn_table_create_txn.  The caller removes it from
- * the catalog after commit. */
+/* Deletes table t and all its items inside a write transaction, logging
+ * like rn_table_create_txn.  The caller removes it from the catalog after
+ * commit. */
 gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
-    const rn_logrec *from);
+    uint8_t log_op, const rn_logrec *from);
+
+/* Replaces t's descriptor by desc (copied, keeping t's local id), logging
+ * like rn_table_create_txn; *out as there. */
+gt_err rn_table_replace_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    const cJSON *desc, uint8_t log_op, const rn_logrec *from,
+    rn_table **out);
+
+/* A replica change made through the admin API (KeepDetached): like
+ * UpdateTable ReplicaUpdates; completes the call. */
+void rn_table_replica_change(rn_call *c, const char *table,
+    const char *region, int add, int keep_detached);
 
 /* Control-plane and data-plane handlers. */
 void rn_op_create_table(rn_call *c, cJSON *req);

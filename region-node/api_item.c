@@ -303,7 +303,8 @@ gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 	lr.meta = meta;
 	lr.meta_len = meta_len;
 	err = rn_item_write(txn, dbs, op->key.data, op->key.len, &ver,
-	    new_body, new_body ? p->new_len : 0);
+	    new_body ? new_body : key_json, new_body ? p->new_len :
+	    strlen(key_json));
 	if (err == GT_OK)
 		err = rn_log_put(txn, dbs, seq, &lr);
 	if (err == GT_OK)

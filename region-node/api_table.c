@@ -6,6 +6,7 @@
  * waiters and SDK helpers that poll for ACTIVE return at their first poll.
  */
 #include "api_int.h"
+#include "cluster.h"
 #include "items.h"
 
 #include <stdio.h>
@@ -113,6 +114,38 @@ cJSON *rn_table_describe(rn_node *n, const rn_table *t, const char *status)
 			cJSON_AddStringToObject(x, "TableClass", tc->valuestring);
 	}
 	cJSON_AddBoolToObject(o, "DeletionProtectionEnabled", cJSON_IsTrue(dp));
+	{
+		topo_rset rs;
+		rn_table_rset(n, t, &rs);
+		if (rs.n > 1 || cJSON_GetObjectItemCaseSensitive(d,
+		    "ReplicaSet") != NULL) {
+			cJSON *reps;
+			cJSON_AddStringToObject(o, "GlobalTableVersion",
+			    "2019.11.21");
+			reps = cJSON_AddArrayToObject(o, "Replicas");
+			for (uint32_t i = 0; reps != NULL && i < rs.n; i++) {
+				cJSON *e = cJSON_CreateObject();
+				char pct[8];
+				if (e == NULL)
+					break;
+				cJSON_AddStringToObject(e, "RegionName",
+				    rs.r[i].region);
+				cJSON_AddStringToObject(e, "ReplicaStatus",
+				    topo_rstatus_name(rs.r[i].status));
+				if (rs.r[i].status == TOPO_CREATING) {
+					snprintf(pct, sizeof(pct), "%u",
+					    rs.r[i].progress_pct);
+					cJSON_AddStringToObject(e,
+					    "ReplicaStatusPercentProgress", pct);
+				}
+				cJSON_AddItemToArray(reps, e);
+			}
+			if (topo_rset_updating(&rs))
+				cJSON_ReplaceItemInObjectCaseSensitive(o,
+				    "TableStatus", cJSON_CreateString(
+				    "UPDATING"));
+		}
+	}
 	return o;
 }
 
@@ -400,7 +433,7 @@ static gt_err table_log(rn_node *n, MDB_txn *txn, uint8_t op,
 }
 
 gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
-    const rn_logrec *from, rn_table **out)
+    uint8_t log_op, const rn_logrec *from, rn_table **out)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
 	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(desc, "TableName");
@@ -434,8 +467,8 @@ gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
 		return err;
 	}
 	err = table_put_desc(txn, dbs, t);
-	if (err == GT_OK && (n->global_tables || from != NULL))
-		err = table_log(n, txn, RN_LOG_TABLE_CREATE, t, t->desc, from);
+	if (err == GT_OK && log_op != 0)
+		err = table_log(n, txn, log_op, t, t->desc, from);
 	if (err != GT_OK) {
 		rn_table_unref(t);
 		return err;
@@ -451,7 +484,8 @@ static gt_err create_write(rn_store *s, MDB_txn *txn, rn_write *w)
 	gt_err err;
 
 	(void)s;
-	err = rn_table_create_txn(c->node, txn, st->desc, NULL, &st->made);
+	err = rn_table_create_txn(c->node, txn, st->desc, c->node->global_tables
+	    ? RN_LOG_TABLE_CREATE : 0, NULL, &st->made);
 	if (err == GT_EEXIST) {
 		rn_call_error(c, 400, RN_E_IN_USE, "Table already exists: %s",
 		    st->name);
@@ -634,6 +668,20 @@ void rn_op_create_table(rn_call *c, cJSON *req)
 	if (tc != NULL)
 		cJSON_AddStringToObject(st->desc, "TableClass", tc);
 	cJSON_AddBoolToObject(st->desc, "DeletionProtectionEnabled", dp);
+	if (c->node->global_tables) {
+		/* A global table has a replica in every member region. */
+		topo_members m;
+		topo_rset rs;
+		rn_cluster_get(c->node, &m);
+		if (m.n > 0) {
+			topo_rset_init_all(&rs, &m, c->node->region);
+			if (rn_desc_set_rset(st->desc, &rs) != GT_OK) {
+				rn_call_error(c, 500, RN_E_INTERNAL, "Internal "
+				    "server error");
+				goto fail;
+			}
+		}
+	}
 	/* A fast answer for the common case; the writer checks again
 	 * inside its transaction. */
 	existing = rn_catalog_get(&c->node->catalog, name);
@@ -701,7 +749,7 @@ static gt_err table_drop_items(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
 }
 
 gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
-    const rn_logrec *from)
+    uint8_t log_op, const rn_logrec *from)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
 	MDB_val k = {strlen(t->name), (void *)(uintptr_t)t->name};
@@ -720,8 +768,36 @@ gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
 	rc = mdb_del(txn, dbs->stats, &sk, NULL);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return rn_mdb_err(rc);
-	if (n->global_tables || from != NULL)
-		return table_log(n, txn, RN_LOG_TABLE_DELETE, t, t->desc, from);
+	if (log_op != 0)
+		return table_log(n, txn, log_op, t, t->desc, from);
+	return GT_OK;
+}
+
+gt_err rn_table_replace_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    const cJSON *desc, uint8_t log_op, const rn_logrec *from,
+    rn_table **out)
+{
+	cJSON *copy = cJSON_Duplicate(desc, 1);
+	rn_table *made = NULL;
+	gt_err err;
+
+	if (copy == NULL)
+		return GT_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Id");
+	cJSON_AddNumberToObject(copy, "Id", (double)t->id);
+	err = rn_table_from_json(copy, &made);
+	if (err != GT_OK) {
+		cJSON_Delete(copy);
+		return err;
+	}
+	err = table_put_desc(txn, rn_store_dbs(n->store), made);
+	if (err == GT_OK && log_op != 0)
+		err = table_log(n, txn, log_op, made, made->desc, from);
+	if (err != GT_OK) {
+		rn_table_unref(made);
+		return err;
+	}
+	*out = made;
 	return GT_OK;
 }
 
@@ -739,7 +815,8 @@ static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)
 	}
 	/* The answer describes the table as it was, counts included. */
 	answer_table(c, "TableDescription", st->t, "DELETING");
-	return rn_table_drop_txn(c->node, txn, st->t, NULL);
+	return rn_table_drop_txn(c->node, txn, st->t, c->node->global_tables ?
+	    RN_LOG_TABLE_DELETE : 0, NULL);
 }
 
 static void delete_done(rn_write *w, gt_err commit_err)
@@ -819,10 +896,220 @@ static void update_done(rn_write *w, gt_err commit_err)
 	rn_call_finish(c);
 }
 
+/* ------------------------------------------------------ replica updates */
+
+typedef struct replica_state {
+	rn_table *t;        /* as the request saw it */
+	rn_table *made;     /* the new descriptor */
+	char region[CF_REGION_NAME_MAX];
+	int add;            /* 1: Create, 0: Delete */
+	int keep_detached;  /* Delete: the dropped region keeps its copy */
+} replica_state;
+
+static void replica_state_free(void *p)
+{
+	replica_state *st = p;
+	rn_table_unref(st->t);
+	rn_table_unref(st->made);
+	free(st);
+}
+
+/* Answers a topology refusal as DynamoDB does. */
+static void replica_refused(rn_call *c, topo_refusal why, const char *table,
+    const char *region)
+{
+	switch (why) {
+	case TOPO_REFUSE_BUSY:
+		rn_call_error(c, 400, RN_E_IN_USE, "Attempt to change a "
+		    "resource which is still in use: Table is being updated: "
+		    "%s", table);
+		break;
+	case TOPO_REFUSE_UNKNOWN_REGION:
+		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
+		    "values were invalid: Region %s is not a region of this "
+		    "cluster", region);
+		break;
+	case TOPO_REFUSE_SELF:
+	case TOPO_REFUSE_ALREADY_REPLICA:
+		rn_call_error(c, 400, RN_E_VALIDATION, "Failed to create a new "
+		    "replica of table with name: '%s' because one or more "
+		    "replicas already existed as tables.", table);
+		break;
+	case TOPO_REFUSE_NOT_REPLICA:
+		rn_call_error(c, 400, RN_E_VALIDATION, "Replica specified in "
+		    "the Replica Update or Replica Delete action of the "
+		    "request was not found.");
+		break;
+	case TOPO_REFUSE_LAST_REPLICA:
+		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
+		    "values were invalid: cannot delete the last replica of "
+		    "table %s; use DeleteTable", table);
+		break;
+	default:
+		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
+	}
+}
+
+/* Decides and stores the change on the writer thread, against the
+ * committed descriptor, so two concurrent changes cannot both pass. */
+static gt_err replica_write(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	rn_call *c = w->arg;
+	replica_state *st = c->state;
+	rn_node *n = c->node;
+	rn_table *cur = rn_catalog_get(&n->catalog, st->t->name);
+	topo_members m;
+	topo_rset rs, next;
+	topo_refusal why;
+	cJSON *desc = NULL;
+	gt_err err = GT_OK;
+
+	(void)s;
+	if (cur == NULL) {
+		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
+		    "found: Table: %s not found", st->t->name);
+		w->result = GT_ENOTFOUND;
+		return GT_OK;
+	}
+	rn_cluster_get(n, &m);
+	rn_table_rset(n, cur, &rs);
+	why = st->add ? topo_rset_add(&rs, &m, n->region, st->region, &next) :
+	    topo_rset_drop(&rs, n->region, st->region, &next);
+	if (why != TOPO_OK) {
+		replica_refused(c, why, cur->name, st->region);
+		w->result = GT_ECONFLICT;
+		goto out;
+	}
+	desc = cJSON_Duplicate(cur->desc, 1);
+	if (desc == NULL) {
+		err = GT_ENOMEM;
+		goto out;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(desc, "BackfillSourceApi");
+	cJSON_DeleteItemFromObjectCaseSensitive(desc, "Detach");
+	if (st->add)
+		cJSON_AddStringToObject(desc, "BackfillSourceApi", n->api_url);
+	else if (st->keep_detached)
+		cJSON_AddStringToObject(desc, "Detach", st->region);
+	err = rn_desc_set_rset(desc, &next);
+	if (err == GT_OK)
+		err = rn_table_from_json(desc, &st->made);
+	if (err != GT_OK)
+		goto out;
+	desc = NULL; /* now st->made's */
+	err = table_put_desc(txn, rn_store_dbs(n->store), st->made);
+	if (err == GT_OK)
+		err = table_log(n, txn, RN_LOG_TABLE_UPDATE, st->made,
+		    st->made->desc, NULL);
+	if (err == GT_OK)
+		GT_LOG(GT_LOG_INFO, "topology", "event=replica_%s table=%s "
+		    "region=%s epoch=%llu", st->add ? "add" : "drop",
+		    cur->name, st->region, (unsigned long long)next.epoch);
+out:
+	cJSON_Delete(desc);
+	rn_table_unref(cur);
+	return err;
+}
+
+static void replica_done(rn_write *w, gt_err commit_err)
+{
+	rn_call *c = w->arg;
+	replica_state *st = c->state;
+
+	if (commit_err == GT_OK && w->result == GT_OK && st->made != NULL) {
+		if (rn_catalog_put(&c->node->catalog, st->made) != GT_OK)
+			rn_call_error(c, 500, RN_E_INTERNAL, "Internal server "
+			    "error (out of memory)");
+		else
+			answer_table(c, "TableDescription", st->made, "ACTIVE");
+	} else if (commit_err != GT_OK) {
+		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error "
+		    "(%s)", gt_strerror(commit_err));
+	}
+	rn_call_finish(c);
+}
+
+/* Starts a replica change of table t (consumed) for the call. */
+static void replica_submit(rn_call *c, rn_table *t, const char *region,
+    int add, int keep_detached)
+{
+	replica_state *st = calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		rn_table_unref(t);
+		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
+		rn_call_finish(c);
+		return;
+	}
+	st->t = t;
+	st->add = add;
+	st->keep_detached = keep_detached;
+	snprintf(st->region, sizeof(st->region), "%s", region);
+	rn_call_submit(c, replica_write, replica_done, st, replica_state_free);
+}
+
+void rn_table_replica_change(rn_call *c, const char *table,
+    const char *region, int add, int keep_detached)
+{
+	rn_table *t = rn_catalog_get(&c->node->catalog, table);
+
+	if (t == NULL) {
+		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
+		    "found: Table: %s not found", table);
+		rn_call_finish(c);
+		return;
+	}
+	replica_submit(c, t, region, add, keep_detached);
+}
+
+/* UpdateTable with ReplicaUpdates: one Create or Delete. */
+static void update_replicas(rn_call *c, cJSON *req, cJSON *ru, rn_table *t)
+{
+	cJSON *u = cJSON_GetArrayItem(ru, 0), *x = NULL;
+	const char *region = NULL;
+	int add;
+
+	if (cJSON_GetArraySize(ru) != 1 || !cJSON_IsObject(u)) {
+		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
+		    "values were invalid: ReplicaUpdates must hold exactly one "
+		    "Create or Delete action");
+		goto fail;
+	}
+	for (cJSON *f = req->child; f != NULL; f = f->next) {
+		if (strcmp(f->string, "TableName") != 0 &&
+		    strcmp(f->string, "ReplicaUpdates") != 0) {
+			rn_call_error(c, 400, RN_E_VALIDATION, "One or more "
+			    "parameter values were invalid: ReplicaUpdates "
+			    "cannot be combined with other table updates");
+			goto fail;
+		}
+	}
+	add = cJSON_GetObjectItemCaseSensitive(u, "Create") != NULL;
+	if (rn_req_obj(c, u, add ? "Create" : "Delete", add ?
+	    "replicaUpdates.member.create" : "replicaUpdates.member.delete", 1,
+	    &x) != 0 || rn_req_str(c, x, "RegionName",
+	    "replicaUpdates.member.regionName", 1, &region) != 0)
+		goto fail;
+	if (cJSON_GetArraySize(u) != 1) {
+		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
+		    "values were invalid: a replica update holds exactly one "
+		    "of Create, Update or Delete");
+		goto fail;
+	}
+	if (!cf_region_name_valid(region)) {
+		replica_refused(c, TOPO_REFUSE_UNKNOWN_REGION, t->name, region);
+		goto fail;
+	}
+	replica_submit(c, t, region, add, 0);
+	return;
+fail:
+	rn_table_unref(t);
+	rn_call_finish(c);
+}
+
 void rn_op_update_table(rn_call *c, cJSON *req)
 {
-	static const char *const unsupported[] = {"GlobalSecondaryIndexUpdates",
-	    "ReplicaUpdates"};
+	static const char *const unsupported[] = {"GlobalSecondaryIndexUpdates"};
 	table_state *st = NULL;
 	rn_table *t = NULL;
 	cJSON *desc = NULL, *x;
@@ -832,6 +1119,16 @@ void rn_op_update_table(rn_call *c, cJSON *req)
 
 	if (rn_req_table(c, req, &t) != 0)
 		goto fail;
+	{
+		cJSON *ru = NULL;
+		if (rn_req_arr(c, req, "ReplicaUpdates", "replicaUpdates", 0,
+		    &ru) != 0)
+			goto fail;
+		if (ru != NULL) {
+			update_replicas(c, req, ru, t);
+			return;
+		}
+	}
 	for (size_t i = 0; i < GT_ARRAY_LEN(unsupported); i++) {
 		if (cJSON_GetObjectItemCaseSensitive(req, unsupported[i])) {
 			rn_call_error(c, 400, RN_E_VALIDATION, "One or more "

@@ -56,7 +56,7 @@ gt_err rn_logrec_decode(const uint8_t *p, size_t n, rn_logrec *out)
 	r.meta_len = gt_rd_u16be(&rd);
 	r.meta = gt_rd_bytes(&rd, r.meta_len);
 	if (rd.err || rd.n != 0 || r.op < RN_LOG_PUT ||
-	    r.op > RN_LOG_TABLE_DELETE
+	    r.op > RN_LOG_CLUSTER
 	    || r.origin_len == 0 || r.origin_len > 31)
 		return GT_ECORRUPT;
 	*out = r;

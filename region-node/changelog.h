@@ -11,8 +11,10 @@
  *   off  size  field
  *   0    1     format (1)
  *   1    1     op: 1 PUT (insert or replace), 2 DELETE, 3 TABLE_CREATE,
- *                   4 TABLE_DELETE (table records: key = {"TableName":
- *                   ...}, new image = the table descriptor)
+ *                   4 TABLE_DELETE, 5 TABLE_UPDATE (table records: key =
+ *                   {"TableName": ...}, new image = the table descriptor
+ *                   with its replica set), 6 CLUSTER (key =
+ *                   {"Cluster": true}, new image = the membership)
  *   2    1     flags: bit 0 REPLICATED (originated in another region),
  *                     bit 1 SERVICE (a delete made by the TTL sweeper)
  *   3    8     hlc: the change's hybrid timestamp (conflict.h)
@@ -43,7 +45,9 @@ enum {
 	RN_LOG_PUT = 1,
 	RN_LOG_DELETE = 2,
 	RN_LOG_TABLE_CREATE = 3,
-	RN_LOG_TABLE_DELETE = 4
+	RN_LOG_TABLE_DELETE = 4,
+	RN_LOG_TABLE_UPDATE = 5,
+	RN_LOG_CLUSTER = 6
 };
 enum { RN_LOG_F_REPLICATED = 1, RN_LOG_F_SERVICE = 2 };
 
@@ -72,7 +76,8 @@ gt_err rn_logrec_decode(const uint8_t *p, size_t n, rn_logrec *out);
  *   1  1  flags: bit 0 TOMBSTONE
  *   2  2  M  metadata length
  *   4  M  metadata (stamp + version vector)
- *   .  .  body: the item's canonical JSON (empty for a tombstone)
+ *   .  .  body: the item's canonical JSON; for a tombstone, the item
+ *            key's JSON
  */
 enum { RN_ITEM_F_TOMBSTONE = 1 };
 

@@ -56,6 +56,9 @@ static const opt opts[] = {
      "how long a replication pull waits for new writes (ms)", "N"},
     {"repl_batch_kb", OPT_UINT, F(repl_batch_kb), 16, 4096, "1024", NULL,
      "most change-record data in one replication batch (KiB)", "N"},
+    {"join", OPT_STR, F(join), 0, 0, "", NULL,
+     "join a running cluster through this member's API URL (first start "
+     "only; needs --replication and --cluster-key)", "URL"},
     {"log_keep_max", OPT_UINT, F(log_keep_max), 0, 4000000000u, "10000000",
      NULL, "most change records kept for a peer that has not "
      "acknowledged them; a peer further behind must resynchronise (0: no "
@@ -166,6 +169,67 @@ static int opt_set_json(const opt *o, rn_config *c, const cJSON *e,
 	return opt_set(o, c, val, err, errlen);
 }
 
+/* Reads the "links" list into c->links. */
+static int config_links(const cJSON *links, rn_config *c, const char *where,
+    char *err, size_t errlen)
+{
+	static const char *const keys[] = {"from", "to", "delay_ms",
+	    "jitter_ms", "loss_pct", "bandwidth_kbps", "partition"};
+	const cJSON *l;
+
+	if (!cJSON_IsArray(links)) {
+		snprintf(err, errlen, "%s: 'links' must be a list", where);
+		return -1;
+	}
+	cJSON_ArrayForEach(l, links) {
+		rn_link_cfg *lc;
+		const cJSON *f, *t, *x;
+		if (c->nlinks == RN_LINKS_MAX) {
+			snprintf(err, errlen, "%s: more than %d links", where,
+			    RN_LINKS_MAX);
+			return -1;
+		}
+		f = cJSON_GetObjectItemCaseSensitive(l, "from");
+		t = cJSON_GetObjectItemCaseSensitive(l, "to");
+		if (!cJSON_IsString(f) || !cJSON_IsString(t) ||
+		    strlen(f->valuestring) >= 32 || strlen(t->valuestring) >= 32) {
+			snprintf(err, errlen, "%s: every link needs \"from\" and "
+			    "\"to\" region names", where);
+			return -1;
+		}
+		cJSON_ArrayForEach(x, l) {
+			size_t i;
+			for (i = 0; i < GT_ARRAY_LEN(keys); i++)
+				if (strcmp(x->string, keys[i]) == 0)
+					break;
+			if (i == GT_ARRAY_LEN(keys) || (i >= 2 && i <= 5 &&
+			    (!cJSON_IsNumber(x) || x->valuedouble < 0 ||
+			    x->valuedouble > (i == 4 ? 100.0 : 1e9))) ||
+			    (i == 6 && !cJSON_IsBool(x))) {
+				snprintf(err, errlen, "%s: links[%s->%s]: bad key "
+				    "or value '%s'", where, f->valuestring,
+				    t->valuestring, x->string);
+				return -1;
+			}
+		}
+		lc = &c->links[c->nlinks++];
+		memset(lc, 0, sizeof(*lc));
+		snprintf(lc->from, sizeof(lc->from), "%s", f->valuestring);
+		snprintf(lc->to, sizeof(lc->to), "%s", t->valuestring);
+		lc->delay_ms = (unsigned)cJSON_GetNumberValue(
+		    cJSON_GetObjectItemCaseSensitive(l, "delay_ms"));
+		lc->jitter_ms = (unsigned)cJSON_GetNumberValue(
+		    cJSON_GetObjectItemCaseSensitive(l, "jitter_ms"));
+		x = cJSON_GetObjectItemCaseSensitive(l, "loss_pct");
+		lc->loss_ppm = x ? (unsigned)(x->valuedouble * 10000 + 0.5) : 0;
+		lc->bandwidth_kbps = (unsigned)cJSON_GetNumberValue(
+		    cJSON_GetObjectItemCaseSensitive(l, "bandwidth_kbps"));
+		lc->partition = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l,
+		    "partition"));
+	}
+	return 0;
+}
+
 /* Loads the file's top-level options into c; hands back its "regions"
  * list (owned by the caller) when there is one. */
 static int config_file_load(const char *path, rn_config *c, cJSON **regions,
@@ -194,6 +258,11 @@ static int config_file_load(const char *path, rn_config *c, cJSON **regions,
 	}
 	cJSON_ArrayForEach(e, root) {
 		const opt *o;
+		if (strcmp(e->string, "links") == 0) {
+			if (config_links(e, c, where, err, errlen) != 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(e->string, "regions") == 0) {
 			if (!cJSON_IsArray(e)) {
 				snprintf(err, errlen, "%s: 'regions' must be a "

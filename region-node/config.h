@@ -14,6 +14,10 @@
  *                 "port": 8000, "replication": "tcp://127.0.0.1:9000"},
  *                ...]}
  * Keys of a region entry: region, host, port, replication, data.
+ * "links": [{"from": "us-east-1", "to": "eu-west-1", "delay_ms": 38,
+ *   "jitter_ms": 4, "loss_pct": 0.5, "bandwidth_kbps": 0,
+ *   "partition": false}] shapes replication links (each node applies the
+ * links that end at it).
  */
 #ifndef RN_CONFIG_H
 #define RN_CONFIG_H
@@ -25,6 +29,15 @@
 
 #define RN_PATH_MAX 1024
 #define RN_PEERS_MAX 16
+
+#define RN_LINKS_MAX 64
+
+/* A shaped link from the config's "links" list (see repl_node.h). */
+typedef struct rn_link_cfg {
+	char from[32], to[32];
+	unsigned delay_ms, jitter_ms, loss_ppm, bandwidth_kbps;
+	int partition;
+} rn_link_cfg;
 
 /* Another region of the cluster, from the config's "regions" list. */
 typedef struct rn_peer {
@@ -50,8 +63,11 @@ typedef struct rn_config {
 	unsigned repl_wait_ms;  /* long-poll wait of a pull */
 	unsigned repl_batch_kb; /* most data in one replication batch */
 	unsigned log_keep_max;  /* own records kept past unacked peers */
+	char join[256];         /* a member's API URL to join the cluster */
 	rn_peer peers[RN_PEERS_MAX];
 	size_t npeers;
+	rn_link_cfg links[RN_LINKS_MAX]; /* every link of the file */
+	size_t nlinks;
 } rn_config;
 
 /*

@@ -6,6 +6,9 @@
  */
 #include "http.h"
 
+#include "api_int.h"
+#include "backfill.h"
+#include "cluster.h"
 #include "items.h"
 #include "replica.h"
 
@@ -442,6 +445,224 @@ static void http_admin_digest_cb(nng_aio *aio)
 	gt_buf_free(&b);
 }
 
+static void http_reply_members(nng_aio *aio, const topo_members *m)
+{
+	gt_buf b = GT_BUF_INIT;
+
+	topo_members_json(m, &b);
+	gt_buf_putc(&b, '\n');
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_cluster_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	topo_members m;
+
+	rn_cluster_get(http->node, &m);
+	http_reply_members(aio, &m);
+}
+
+/* POST /admin/cluster/join {"Region","Api","Replication"} and
+ * POST /admin/cluster/leave {"Region"}. */
+static void http_admin_membership(nng_aio *aio, int leave)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	cJSON *req = http_admin_body(aio);
+	const cJSON *rg = cJSON_GetObjectItemCaseSensitive(req, "Region");
+	const cJSON *api = cJSON_GetObjectItemCaseSensitive(req, "Api");
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(req, "Replication");
+	topo_members m;
+	topo_region r;
+	gt_err err;
+
+	if (!cJSON_IsString(rg) || (!leave && (!cJSON_IsString(api) ||
+	    !cJSON_IsString(rep)))) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, leave ? "expected {\"Region\": ...}" :
+		    "expected {\"Region\": ..., \"Api\": \"http://host:port\", "
+		    "\"Replication\": \"tcp://host:port\"}");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	if (leave) {
+		err = rn_cluster_leave(http->node, rg->valuestring, &m);
+	} else if (strlen(rg->valuestring) >= sizeof(r.name) ||
+	    strlen(api->valuestring) >= sizeof(r.api_url) ||
+	    strlen(rep->valuestring) >= sizeof(r.repl_url)) {
+		err = GT_EINVAL;
+	} else {
+		snprintf(r.name, sizeof(r.name), "%s", rg->valuestring);
+		snprintf(r.api_url, sizeof(r.api_url), "%s", api->valuestring);
+		snprintf(r.repl_url, sizeof(r.repl_url), "%s",
+		    rep->valuestring);
+		err = rn_cluster_join(http->node, &r, &m);
+	}
+	cJSON_Delete(req);
+	if (err == GT_ENOTFOUND)
+		http_admin_error(aio, 404, "not a member of the cluster");
+	else if (err == GT_EINVAL)
+		http_admin_error(aio, 400, "invalid region name or URL");
+	else if (err == GT_ELIMIT)
+		http_admin_error(aio, 409, "the cluster is full");
+	else if (err != GT_OK)
+		http_admin_error(aio, 500, gt_strerror(err));
+	else
+		http_reply_members(aio, &m);
+}
+
+static void http_admin_join_cb(nng_aio *aio) { http_admin_membership(aio, 0); }
+static void http_admin_leave_cb(nng_aio *aio) { http_admin_membership(aio, 1); }
+
+/* POST /admin/backfill/start and /admin/backfill/chunk (backfill.h). */
+static void http_admin_backfill(nng_aio *aio, int chunk)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	const cJSON *af = cJSON_GetObjectItemCaseSensitive(req, "After");
+	const cJSON *mb = cJSON_GetObjectItemCaseSensitive(req, "MaxBytes");
+	size_t max = 1u << 20;
+	rn_table *t;
+	gt_buf b = GT_BUF_INIT;
+	gt_err err;
+
+	if (!cJSON_IsString(tn)) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, "expected {\"TableName\": ...}");
+		return;
+	}
+	if (cJSON_IsNumber(mb) && mb->valuedouble >= 4096 &&
+	    mb->valuedouble <= 8.0 * 1024 * 1024)
+		max = (size_t)mb->valuedouble;
+	t = rn_catalog_get(&http->node->catalog, tn->valuestring);
+	if (t == NULL) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 404, "no such table");
+		return;
+	}
+	err = chunk ? rn_backfill_chunk_json(http->node, t, cJSON_IsString(af)
+	    ? af->valuestring : NULL, max, &b) :
+	    rn_backfill_start_json(http->node, t, &b);
+	rn_table_unref(t);
+	cJSON_Delete(req);
+	if (err != GT_OK) {
+		gt_buf_free(&b);
+		http_admin_error(aio, err == GT_EINVAL ? 400 : 500,
+		    gt_strerror(err));
+		return;
+	}
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_bf_start_cb(nng_aio *aio)
+{
+	http_admin_backfill(aio, 0);
+}
+
+static void http_admin_bf_chunk_cb(nng_aio *aio)
+{
+	http_admin_backfill(aio, 1);
+}
+
+/* POST /admin/replica/drop {"TableName","RegionName","KeepDetached"}:
+ * ReplicaUpdates Delete, optionally keeping the dropped copy as a
+ * regional table.  Answers like UpdateTable. */
+static void http_admin_replica_drop_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	const cJSON *rg = cJSON_GetObjectItemCaseSensitive(req, "RegionName");
+	http_call *hc;
+
+	if (!cJSON_IsString(tn) || !cJSON_IsString(rg) ||
+	    !cf_region_name_valid(rg->valuestring)) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, "expected {\"TableName\": ..., "
+		    "\"RegionName\": ..., \"KeepDetached\"?: true}");
+		return;
+	}
+	hc = calloc(1, sizeof(*hc));
+	if (hc == NULL) {
+		cJSON_Delete(req);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	hc->aio = aio;
+	hc->http = http;
+	hc->call.node = http->node;
+	hc->call.done = http_call_done;
+	hc->call.op = RN_OP_UPDATE_TABLE;
+	hc->call.start_ns = gt_mono_ns();
+	hc->call.status = 200;
+	rn_table_replica_change(&hc->call, tn->valuestring, rg->valuestring,
+	    0, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req,
+	    "KeepDetached")));
+	cJSON_Delete(req);
+}
+
+static void http_admin_link_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	cJSON *req;
+	gt_buf b = GT_BUF_INIT;
+	int status;
+
+	if (http->ext.link_set == NULL) {
+		http_admin_error(aio, 404, "this node does not replicate");
+		return;
+	}
+	req = http_admin_body(aio);
+	if (req == NULL) {
+		http_admin_error(aio, 400, "the body must be a JSON object");
+		return;
+	}
+	status = http->ext.link_set(http->ext.arg, req, &b);
+	cJSON_Delete(req);
+	gt_buf_putc(&b, '\n');
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, (uint16_t)status, "application/json", b.data, b.len,
+	    NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_links_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	gt_buf b = GT_BUF_INIT;
+
+	if (http->ext.links_json != NULL)
+		http->ext.links_json(http->ext.arg, &b);
+	else
+		gt_buf_puts(&b, "{\"Links\":[]}");
+	gt_buf_putc(&b, '\n');
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
+	gt_buf_free(&b);
+}
+
 static int http_add(rn_http *h, const char *path, const char *method,
     void (*cb)(nng_aio *), int collect)
 {
@@ -501,6 +722,31 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 	if (rv == 0)
 		rv = http_add(h, "/admin/digest", "POST", http_admin_digest_cb,
 		    1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/cluster", "GET", http_admin_cluster_cb,
+		    0);
+	if (rv == 0)
+		rv = http_add(h, "/admin/cluster", "POST", http_admin_cluster_cb,
+		    1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/cluster/join", "POST",
+		    http_admin_join_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/cluster/leave", "POST",
+		    http_admin_leave_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/link", "POST", http_admin_link_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/links", "GET", http_admin_links_cb, 0);
+	if (rv == 0)
+		rv = http_add(h, "/admin/backfill/start", "POST",
+		    http_admin_bf_start_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/backfill/chunk", "POST",
+		    http_admin_bf_chunk_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/replica/drop", "POST",
+		    http_admin_replica_drop_cb, 1);
 	if (rv == 0)
 		rv = nng_http_server_start(h->server);
 	if (rv != 0) {

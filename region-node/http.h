@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "api.h"
 #include "gt.h"
 
@@ -36,6 +38,10 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 typedef struct rn_http_ext {
 	void (*metrics)(void *arg, gt_buf *out);
 	void (*replication_json)(void *arg, gt_buf *out);
+	/* POST /admin/link: sets one link from its JSON request; returns an
+	 * HTTP status and writes the answer (or the error) into out. */
+	int (*link_set)(void *arg, const cJSON *req, gt_buf *out);
+	void (*links_json)(void *arg, gt_buf *out);
 	void *arg;
 } rn_http_ext;
 void rn_http_set_ext(rn_http *h, const rn_http_ext *ext);

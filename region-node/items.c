@@ -45,8 +45,8 @@ gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
 	if (err != GT_OK)
 		return err;
 	{
-		rn_itemrec ir = {(uint8_t)(body ? 0 : RN_ITEM_F_TOMBSTONE),
-		    meta, meta_len, body, body ? len : 0};
+		rn_itemrec ir = {(uint8_t)(ver->tombstone ?
+		    RN_ITEM_F_TOMBSTONE : 0), meta, meta_len, body, len};
 		rn_itemrec_encode(&ir, &rec);
 	}
 	if (!gt_buf_ok(&rec)) {

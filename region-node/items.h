@@ -26,8 +26,10 @@ typedef struct rn_item_cur {
 gt_err rn_item_read(MDB_txn *txn, const rn_dbs *dbs, const void *key,
     size_t key_len, rn_item_cur *out);
 
-/* Writes the record under key: ver's metadata and body (body NULL writes a
- * tombstone).  Errors: GT_ENOMEM, LMDB failures. */
+/* Writes the record under key with ver's metadata.  body is the item's
+ * JSON, or, when ver->tombstone is set, the key's JSON: a tombstone keeps
+ * its key, which long (hashed) LMDB keys cannot give back, for backfill.
+ * Errors: GT_ENOMEM, LMDB failures. */
 gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
     size_t key_len, const cf_version *ver, const char *body, size_t len);
 

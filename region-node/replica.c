@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "cluster.h"
 #include "items.h"
 
 /* --------------------------------------------------------------- cursors */
@@ -233,8 +234,11 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 	gt_err err;
 
 	t = apply_table(n, res, r->table, r->table_len);
-	if (t == NULL) {
-		/* Not a table this region holds (dropped, or regional). */
+	if (t == NULL || (t->has_rset && !topo_rset_accepts(&t->rset,
+	    r->origin))) {
+		/* Not a table this region holds (dropped, or regional), or
+		 * the origin is no longer a replica: its writes stay out. */
+		rn_table_unref(t);
 		res->skipped++;
 		return GT_OK;
 	}
@@ -253,7 +257,7 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		goto out;
 	/* LMDB values die at the next update in the txn (the ledger, the
 	 * log): work from a copy of the old body. */
-	if (cur.live && cur.body_len > 0) {
+	if (cur.found && cur.body_len > 0) {
 		old_body = malloc(cur.body_len);
 		if (old_body == NULL) {
 			err = GT_ENOMEM;
@@ -284,7 +288,8 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		    r->new_img, r->new_len, now_ms);
 		if (err == GT_OK)
 			err = rn_item_write(txn, dbs, k.data, k.len, &d.store,
-			    cur.live ? cur.body : NULL, cur.body_len);
+			    cur.body_len ? cur.body : r->key, cur.body_len ?
+			    cur.body_len : r->key_len);
 		break;
 	case CF_TAKE:
 	case CF_CONFLICT_TAKE: {
@@ -316,7 +321,8 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		err = rn_log_put(txn, dbs, rn_store_seq_next(n->store), &lr);
 		if (err == GT_OK)
 			err = rn_item_write(txn, dbs, k.data, k.len, &d.store,
-			    r->op == RN_LOG_PUT ? r->new_img : NULL, r->new_len);
+			    r->op == RN_LOG_PUT ? r->new_img : r->key,
+			    r->op == RN_LOG_PUT ? r->new_len : r->key_len);
 		if (err == GT_OK)
 			err = rn_stats_add(txn, dbs, t->id, dcount, dbytes);
 		if (err != GT_OK)
@@ -337,6 +343,116 @@ out:
 	return err;
 }
 
+/* Records a backfill this region must run (meta "backfill/<table>"). */
+static gt_err backfill_job_put(rn_node *n, MDB_txn *txn, const char *table,
+    const cJSON *desc)
+{
+	const cJSON *api = cJSON_GetObjectItemCaseSensitive(desc,
+	    "BackfillSourceApi");
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(desc, "ReplicaSet");
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(rs, "Source");
+	char key[RN_TABLE_NAME_MAX + 16];
+	gt_buf v = GT_BUF_INIT;
+	MDB_val k, val;
+	gt_err err;
+
+	if (!cJSON_IsString(api) || !cJSON_IsString(src))
+		return GT_ECORRUPT;
+	snprintf(key, sizeof(key), "backfill/%s", table);
+	gt_buf_puts(&v, "{\"Table\":");
+	gt_buf_json_str(&v, table, strlen(table));
+	gt_buf_puts(&v, ",\"Source\":");
+	gt_buf_json_str(&v, src->valuestring, strlen(src->valuestring));
+	gt_buf_puts(&v, ",\"SourceApi\":");
+	gt_buf_json_str(&v, api->valuestring, strlen(api->valuestring));
+	gt_buf_puts(&v, ",\"Primed\":false}");
+	if (!gt_buf_ok(&v)) {
+		gt_buf_free(&v);
+		return GT_ENOMEM;
+	}
+	k.mv_size = strlen(key);
+	k.mv_data = key;
+	val.mv_size = v.len;
+	val.mv_data = v.data;
+	err = rn_mdb_err(mdb_put(txn, rn_store_dbs(n->store)->meta, &k, &val,
+	    0));
+	gt_buf_free(&v);
+	return err;
+}
+
+/* A TABLE_UPDATE: a new replica set, decided on by the topology core. */
+static gt_err apply_table_update(rn_node *n, MDB_txn *txn,
+    const rn_logrec *r, cJSON *desc, rn_table *t, rn_apply_result *res)
+{
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(desc, "Detach");
+	rn_table *tmp = NULL;
+	topo_rset local, in;
+	topo_action act;
+	gt_err err = GT_OK;
+
+	if (rn_desc_rset(desc, &in) != GT_OK)
+		return GT_ECORRUPT;
+	if (t != NULL)
+		rn_table_rset(n, t, &local);
+	act = topo_rset_on_incoming(t ? &local : NULL, t != NULL, &in,
+	    n->region);
+	if (act == TOPO_UPDATE && t == NULL)
+		act = TOPO_IGNORE; /* not ours to hold: nothing to update */
+	switch (act) {
+	case TOPO_IGNORE:
+		res->dropped++;
+		return GT_OK;
+	case TOPO_UPDATE:
+		err = rn_table_replace_txn(n, txn, t, desc, RN_LOG_TABLE_UPDATE,
+		    r, &tmp);
+		break;
+	case TOPO_CREATE_AND_BACKFILL:
+		if (t != NULL) /* a regional table of that name is in the way */
+			return GT_OK;
+		err = rn_table_create_txn(n, txn, desc, RN_LOG_TABLE_UPDATE, r,
+		    &tmp);
+		if (err == GT_OK)
+			err = backfill_job_put(n, txn, tmp->name, desc);
+		if (err == GT_OK)
+			res->backfill_started = 1;
+		break;
+	case TOPO_DROP:
+		if (cJSON_IsString(det) && strcmp(det->valuestring, n->region) ==
+		    0) {
+			/* Kept as a regional table, out of the replica set. */
+			cJSON *reg = cJSON_Duplicate(t->desc, 1);
+			if (reg == NULL)
+				return GT_ENOMEM;
+			cJSON_DeleteItemFromObjectCaseSensitive(reg,
+			    "ReplicaSet");
+			cJSON_DeleteItemFromObjectCaseSensitive(reg,
+			    "BackfillSourceApi");
+			err = rn_table_replace_txn(n, txn, t, reg,
+			    RN_LOG_TABLE_UPDATE, r, &tmp);
+			cJSON_Delete(reg);
+			GT_LOG(GT_LOG_INFO, "topology", "event=replica_detached "
+			    "table=%s", t->name);
+			break;
+		}
+		err = rn_table_drop_txn(n, txn, t, RN_LOG_TABLE_UPDATE, r);
+		if (err == GT_OK) {
+			snprintf(res->dropped_tables[res->ndropped++],
+			    RN_TABLE_NAME_MAX + 1, "%s", t->name);
+			GT_LOG(GT_LOG_INFO, "topology", "event=replica_dropped "
+			    "table=%s", t->name);
+		}
+		res->applied++;
+		return err;
+	}
+	if (err == GT_OK && tmp != NULL) {
+		res->created[res->ncreated++] = tmp;
+		res->applied++;
+	} else {
+		rn_table_unref(tmp);
+	}
+	return err;
+}
+
 static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
     rn_apply_result *res)
 {
@@ -352,10 +468,13 @@ static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		return GT_ECORRUPT;
 	}
 	t = apply_table(n, res, nm->valuestring, strlen(nm->valuestring));
-	if (r->op == RN_LOG_TABLE_CREATE) {
+	if (r->op == RN_LOG_TABLE_UPDATE) {
+		err = apply_table_update(n, txn, r, desc, t, res);
+	} else if (r->op == RN_LOG_TABLE_CREATE) {
 		if (t == NULL) {
 			rn_table *made = NULL;
-			err = rn_table_create_txn(n, txn, desc, r, &made);
+			err = rn_table_create_txn(n, txn, desc,
+			    RN_LOG_TABLE_CREATE, r, &made);
 			if (err == GT_OK) {
 				res->created[res->ncreated++] = made;
 				res->applied++;
@@ -365,7 +484,7 @@ static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		}
 	} else if (t != NULL && (double)t->created_ms <= ct->valuedouble) {
 		/* Only the incarnation the delete saw (or an older one). */
-		err = rn_table_drop_txn(n, txn, t, r);
+		err = rn_table_drop_txn(n, txn, t, RN_LOG_TABLE_DELETE, r);
 		if (err == GT_OK) {
 			snprintf(res->dropped_tables[res->ndropped++],
 			    RN_TABLE_NAME_MAX + 1, "%s", t->name);
@@ -380,8 +499,8 @@ static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 }
 
 gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
-    const rn_logrec *recs, size_t nrecs, uint64_t now_ms,
-    rn_apply_result *res)
+    uint64_t after_seq, const rn_logrec *recs, size_t nrecs,
+    uint64_t now_ms, rn_apply_result *res)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
 	uint64_t cursor;
@@ -390,6 +509,11 @@ gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
 	err = rn_cursor_get(txn, dbs, origin, &cursor);
 	if (err != GT_OK)
 		return err;
+	if (after_seq > cursor) {
+		res->cursor = cursor;
+		res->dropped += nrecs;
+		return GT_OK;
+	}
 	if (res->latency_cap < nrecs) {
 		uint32_t *p = realloc(res->latency_ms, nrecs * sizeof(*p));
 		if (p == NULL)
@@ -407,8 +531,22 @@ gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
 		if (r->origin_len != strlen(origin) ||
 		    memcmp(r->origin, origin, r->origin_len) != 0)
 			return GT_ECORRUPT;
-		if (r->op == RN_LOG_TABLE_CREATE || r->op ==
-		    RN_LOG_TABLE_DELETE) {
+		if (r->op == RN_LOG_CLUSTER) {
+			topo_members m;
+			int changed = 0;
+			if (topo_members_parse(r->new_img, r->new_len, &m) !=
+			    GT_OK)
+				return GT_ECORRUPT;
+			err = rn_cluster_adopt_txn(n, txn, &m, r, &changed);
+			if (err == GT_OK && changed) {
+				res->members_changed = 1;
+				res->members = m;
+				res->applied++;
+			} else if (err == GT_OK) {
+				res->dropped++;
+			}
+		} else if (r->op == RN_LOG_TABLE_CREATE || r->op ==
+		    RN_LOG_TABLE_DELETE || r->op == RN_LOG_TABLE_UPDATE) {
 			if (res->ncreated == GT_ARRAY_LEN(res->created) ||
 			    res->ndropped == GT_ARRAY_LEN(res->dropped_tables))
 				break; /* the rest comes with the next pull */
@@ -612,4 +750,39 @@ out:
 	EVP_MD_CTX_free(rng);
 	EVP_MD_CTX_free(one);
 	return err;
+}
+
+gt_err rn_log_own_head(MDB_txn *txn, const rn_dbs *dbs, const char *self,
+    uint64_t *head)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t floor = 0;
+	size_t self_len = strlen(self);
+	gt_err err;
+	int rc;
+
+	err = u64_get(txn, dbs->meta, "own_head", &floor);
+	if (err != GT_OK)
+		return err;
+	*head = floor;
+	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == MDB_SUCCESS;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		rn_logrec r;
+		uint64_t seq = k.mv_size == 8 ? gt_get_u64be(k.mv_data) : 0;
+		if (seq <= floor)
+			break;
+		if (rn_logrec_decode(v.mv_data, v.mv_size, &r) == GT_OK &&
+		    !(r.flags & RN_LOG_F_REPLICATED) && r.origin_len ==
+		    self_len && memcmp(r.origin, self, self_len) == 0) {
+			*head = seq;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? GT_OK :
+	    rn_mdb_err(rc);
 }

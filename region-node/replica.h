@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "changelog.h"
+#include "topo.h"
 
 /* The last origin sequence number applied from origin (0: none). */
 gt_err rn_cursor_get(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
@@ -36,6 +37,11 @@ typedef struct rn_apply_result {
 	size_t ncreated;
 	char dropped_tables[8][RN_TABLE_NAME_MAX + 1];
 	size_t ndropped;
+	/* A newer membership adopted by the batch, to publish after commit
+	 * (rn_cluster_publish). */
+	int members_changed;
+	topo_members members;
+	int backfill_started;  /* a backfill job was recorded: wake it */
 	/* Replication latency of each applied record, ms (apply wall time
 	 * minus the write's HLC wall time), for the caller's histogram. */
 	uint32_t *latency_ms;
@@ -48,7 +54,9 @@ void rn_apply_result_clear(rn_apply_result *r);
  * Applies records originated in region origin, in order, inside txn, and
  * advances cursor[origin] to the last one's origin_seq.  Records at or
  * below the current cursor are skipped (a redelivered batch changes
- * nothing).  Item records go through cf_resolve: the winner is written,
+ * nothing).  A batch pulled from above the current cursor (after_seq >
+ * cursor: the cursor was lowered by a backfill meanwhile) is not applied
+ * at all, so the cursor cannot jump over records it must re-read.  Item records go through cf_resolve: the winner is written,
  * a changed item is appended to the local log as a REPLICATED record, and
  * a concurrent loser is recorded in the conflict ledger.  A batch holds at
  * most 8 table records; a longer run is cut there and the cursor stops
@@ -57,8 +65,13 @@ void rn_apply_result_clear(rn_apply_result *r);
  * does not decode.
  */
 gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
-    const rn_logrec *recs, size_t nrecs, uint64_t now_ms,
-    rn_apply_result *res);
+    uint64_t after_seq, const rn_logrec *recs, size_t nrecs,
+    uint64_t now_ms, rn_apply_result *res);
+
+/* The newest sequence number this region originated (0: none), from the
+ * log and the head kept when the log was truncated. */
+gt_err rn_log_own_head(MDB_txn *txn, const rn_dbs *dbs, const char *self,
+    uint64_t *head);
 
 /*
  * Calls fn for each record this region originated with sequence number

@@ -52,6 +52,22 @@ static gt_err keyattr_from_schema(const cJSON *desc, const char *keytype,
 	return GT_OK;
 }
 
+gt_err rn_desc_rset(const cJSON *desc, topo_rset *out)
+{
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(desc, "ReplicaSet");
+	char *text;
+	gt_err err;
+
+	if (rs == NULL)
+		return GT_ENOTFOUND;
+	text = cJSON_PrintUnformatted(rs);
+	if (text == NULL)
+		return GT_ENOMEM;
+	err = topo_rset_parse(text, strlen(text), out);
+	free(text);
+	return err == GT_ENOMEM ? err : err != GT_OK ? GT_ECORRUPT : GT_OK;
+}
+
 gt_err rn_table_from_json(cJSON *desc, rn_table **out)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(desc, "Id");
@@ -79,6 +95,12 @@ gt_err rn_table_from_json(cJSON *desc, rn_table **out)
 		free(t);
 		return err;
 	}
+	err = rn_desc_rset(desc, &t->rset);
+	if (err != GT_OK && err != GT_ENOTFOUND) {
+		free(t);
+		return err;
+	}
+	t->has_rset = err == GT_OK;
 	t->desc = desc;
 	*out = t;
 	return GT_OK;

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "gt.h"
+#include "topo.h"
 #include "value.h"
 
 #define RN_TABLE_NAME_MAX 255
@@ -48,7 +49,13 @@ typedef struct rn_table {
 	rn_keyattr range; /* range.type == RN_AV_NONE without a sort key */
 	uint64_t created_ms;
 	cJSON *desc; /* the stored descriptor; never mutated once published */
+	int has_rset;    /* desc holds a "ReplicaSet" (a global table) */
+	topo_rset rset;  /* ... parsed once, here */
 } rn_table;
+
+/* Parses desc's "ReplicaSet".  Errors: GT_ENOTFOUND (none: a regional
+ * table), GT_ECORRUPT, GT_ENOMEM. */
+gt_err rn_desc_rset(const cJSON *desc, topo_rset *out);
 
 /* Builds a descriptor from its stored JSON (consumed on success).  Errors:
  * GT_ECORRUPT for a descriptor that does not decode. */

@@ -106,8 +106,9 @@
  *   4     N = record count, <= REPL_BATCH_RECORDS_MAX; 0 with RESYNC
  *   N records, each:
  *     8   origin_seq: > after_seq, <= head_seq, strictly ascending
- *     1   op: 1 PUT, 2 DELETE, 3 TABLE_CREATE, 4 TABLE_DELETE
- *           (the values of RN_LOG_* in changelog.h)
+ *     1   op: 1 PUT, 2 DELETE, 3 TABLE_CREATE, 4 TABLE_DELETE,
+ *           5 TABLE_UPDATE (a new replica set), 6 CLUSTER (a new
+ *           membership) (the values of RN_LOG_* in changelog.h)
  *     1   flags: bit 1 SERVICE (a TTL delete); other bits 0
  *     8   hlc, >= 1
  *     1   T = table name length, 1..255; T bytes
@@ -118,7 +119,7 @@
  *           PUT/DELETE: M >= 1 and the meta must decode to exactly M
  *           bytes, with tombstone = (op == DELETE), stamp.hlc = hlc,
  *           stamp.origin = the batch's origin and vv[origin] =
- *           origin_seq.  Table ops: M = 0.
+ *           origin_seq.  Control records (ops 3..6): M = 0.
  *
  * ERROR body (type 3), origin -> follower, instead of a BATCH:
  *   2     code, one of repl_errcode (1..REPL_ERR_COUNT_-1)
@@ -138,7 +139,9 @@ enum {
 	REPL_OP_PUT = 1,
 	REPL_OP_DELETE = 2,
 	REPL_OP_TABLE_CREATE = 3,
-	REPL_OP_TABLE_DELETE = 4
+	REPL_OP_TABLE_DELETE = 4,
+	REPL_OP_TABLE_UPDATE = 5,
+	REPL_OP_CLUSTER = 6
 };
 
 #define REPL_REC_F_SERVICE 0x02u

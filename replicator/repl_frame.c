@@ -323,7 +323,7 @@ static int rec_check(const repl_rec *r, const char *origin, uint64_t prev,
 
 	if (r->origin_seq <= prev || r->origin_seq > head_seq || r->hlc == 0)
 		return 0;
-	if (r->op < REPL_OP_PUT || r->op > REPL_OP_TABLE_DELETE)
+	if (r->op < REPL_OP_PUT || r->op > REPL_OP_CLUSTER)
 		return 0;
 	if ((r->flags & ~REPL_REC_F_SERVICE) != 0)
 		return 0;
@@ -339,7 +339,7 @@ static int rec_check(const repl_rec *r, const char *origin, uint64_t prev,
 	if (r->meta_len > CF_META_ENCODED_MAX ||
 	    (r->meta_len > 0 && r->meta == NULL))
 		return 0;
-	if (r->op == REPL_OP_TABLE_CREATE || r->op == REPL_OP_TABLE_DELETE)
+	if (r->op >= REPL_OP_TABLE_CREATE) /* control records */
 		return r->meta_len == 0;
 	if (r->op == REPL_OP_PUT && r->image_len == 0)
 		return 0;

@@ -19,6 +19,7 @@
 
 #include "api.h"
 #include "gt.h"
+#include "topo.h"
 
 #define REPL_PEERS_MAX 16
 
@@ -42,6 +43,21 @@ typedef struct repl_node_cfg {
 	uint32_t maint_interval_ms; /* how often to truncate (0: 1000) */
 } repl_node_cfg;
 
+/*
+ * Shaping of one source -> destination link, applied where the data
+ * arrives (the destination's follower of that source): one-way delay and
+ * jitter (uniform in delay +- jitter, order kept), a loss rate (a lost
+ * batch is pulled again after the puller's timeout and backoff), a
+ * bandwidth cap, and partition (nothing crosses in that direction).
+ */
+typedef struct repl_link {
+	uint32_t delay_ms;
+	uint32_t jitter_ms;
+	uint32_t loss_ppm;       /* parts per million: 0.5% = 5000 */
+	uint32_t bandwidth_kbps; /* 0: unlimited */
+	int partition;
+} repl_link;
+
 typedef struct repl_node repl_node;
 
 /*
@@ -51,6 +67,25 @@ typedef struct repl_node repl_node;
  */
 gt_err repl_node_start(rn_node *node, const repl_node_cfg *cfg,
     repl_node **out);
+
+/*
+ * Follows a new membership: links to new regions start, links to departed
+ * ones stop (done by the driver's maintenance thread; safe to call from
+ * the store's writer thread, e.g. as the members hook).
+ */
+void repl_node_set_members(repl_node *r, const topo_members *m);
+
+/* Sets the shaping of the link from region `from` to this node.  Errors:
+ * GT_ENOTFOUND when from is not a peer. */
+gt_err repl_node_link_set(repl_node *r, const char *from,
+    const repl_link *l);
+/* {"Links": [{"From","To","DelayMs","JitterMs","LossPct",
+ *   "BandwidthKbps","Partition","LostBatches","HeldBatches"}]} */
+void repl_node_links_json(repl_node *r, gt_buf *out);
+
+/* Every peer link re-reads its durable cursor and pulls from there (after
+ * a backfill lowered cursors). */
+void repl_node_rewind(repl_node *r);
 
 /* Stops every thread and closes the sockets; pending applies finish. */
 void repl_node_stop(repl_node *r);
