@@ -1,6 +1,7 @@
 # Meridian — one non-recursive Makefile.
 #
-#   make            build bin/region-node (installs missing Debian packages)
+#   make            build bin/region-node and bin/meridian (installs missing
+#                   Debian packages)
 #   make test       unit, simulation and integration tests
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench      benchmarks (ratios measured in one run)
@@ -49,16 +50,21 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 SIM_SRCS   := $(wildcard tests/sim/sim_*.c)
 SIM_BINS   := $(SIM_SRCS:tests/sim/%.c=$(O)/tests/%)
 
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(O)/%.o)
+
 NODE := bin/region-node
+CLI := bin/meridian
 ifneq ($(O),build)
 NODE := $(O)/bin/region-node
+CLI := $(O)/bin/meridian
 endif
 
 .PHONY: all deps test unit sim integration asan bench fuzz run clean
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory $(NODE)
+	@$(MAKE) --no-print-directory $(NODE) $(CLI)
 
 # Installs only what is missing; a machine that has everything runs no apt.
 deps:
@@ -83,6 +89,10 @@ $(NODE): $(O)/region-node/main.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(CLI): $(CLI_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -97,16 +107,18 @@ unit: $(UNIT_BINS)
 sim: $(SIM_BINS)
 	@set -e; for t in $(SIM_BINS); do echo "== $$t"; $$t; done
 
-integration: $(NODE)
-	MERIDIAN_NODE=$(abspath $(NODE)) python3 tests/integration/run.py
+integration: $(NODE) $(CLI)
+	MERIDIAN_NODE=$(abspath $(NODE)) MERIDIAN_CLI=$(abspath $(CLI)) \
+	    python3 tests/integration/run.py
 
 test: deps
-	@$(MAKE) --no-print-directory $(NODE) $(UNIT_BINS) $(SIM_BINS)
+	@$(MAKE) --no-print-directory $(NODE) $(CLI) $(UNIT_BINS) $(SIM_BINS)
 	@$(MAKE) --no-print-directory unit sim integration
 
 asan: deps
 	@$(MAKE) --no-print-directory O=build/asan SAN=1 OPT="-O1 -g" \
-	    build/asan/bin/region-node unit sim integration
+	    build/asan/bin/region-node build/asan/bin/meridian unit sim \
+	    integration
 
 bench: deps
 	@$(MAKE) --no-print-directory $(NODE) $(O)/bench/bare $(O)/bench/loadgen
