@@ -557,6 +557,13 @@ static gt_err fail_fn(bf_write *bw, MDB_txn *txn)
 
 static gt_err drop_job_fn(bf_write *bw, MDB_txn *txn)
 {
+	/* On the writer thread the catalog is exactly the committed state:
+	 * delete the job only if its table is really gone. */
+	rn_table *t = rn_catalog_get(&bw->n->catalog, bw->job->table);
+	if (t != NULL) {
+		rn_table_unref(t);
+		return GT_OK;
+	}
 	return job_del(txn, rn_store_dbs(bw->n->store), bw->job->table);
 }
 

@@ -497,8 +497,6 @@ static void apply_done(rn_write *w, gt_err commit_err)
 			    job->res.dropped_tables[i]);
 		if (job->res.members_changed)
 			rn_cluster_publish(node, &job->res.members);
-		if (job->res.backfill_started && node->backfill_kick != NULL)
-			node->backfill_kick(node->backfill_arg);
 		for (size_t i = 0; i < job->res.ncreated; i++) {
 			(void)rn_catalog_put(&node->catalog,
 			    job->res.created[i]);
@@ -506,6 +504,10 @@ static void apply_done(rn_write *w, gt_err commit_err)
 			    "table=%s from=%s", job->res.created[i]->name,
 			    pe->cfg.region);
 		}
+		/* After the catalog knows the new table: the worker looks it
+		 * up there. */
+		if (job->res.backfill_started && node->backfill_kick != NULL)
+			node->backfill_kick(node->backfill_arg);
 	}
 	pthread_mutex_lock(&pe->mu);
 	if (err == GT_OK) {
