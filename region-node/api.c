@@ -5,6 +5,7 @@
 #include "api_int.h"
 #include "api_write.h" /* the transaction handlers */
 
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,21 @@ void rn_api_dispatch(rn_call *c, const char *target)
 		rn_call_error(c, 400, RN_E_UNKNOWN_OP, "%s", "");
 		rn_call_finish(c);
 		return;
+	}
+	{
+		uint32_t ppm = atomic_load(&c->node->fail_ppm);
+		uint32_t roll = 0;
+		if (ppm > 0) {
+			/* An injected fault (drills): answered like a node in
+			 * trouble, before any work. */
+			RAND_bytes((unsigned char *)&roll, sizeof(roll));
+			if (roll % 1000000u < ppm) {
+				rn_call_error(c, 500, RN_E_INTERNAL, "Internal "
+				    "server error (injected fault)");
+				rn_call_finish(c);
+				return;
+			}
+		}
 	}
 	req = rn_req_parse(c);
 	if (req == NULL) {
@@ -461,6 +477,7 @@ gt_err rn_node_open(rn_node *n, const char *region,
 	if (!cf_region_name_valid(region))
 		return GT_EINVAL;
 	pthread_mutex_init(&n->topo_mu, NULL);
+	pthread_mutex_init(&n->pause_mu, NULL);
 	snprintf(n->region, sizeof(n->region), "%s", region);
 	snprintf(n->account, sizeof(n->account), "000000000000");
 	rn_catalog_init(&n->catalog);
@@ -487,6 +504,7 @@ fail:
 	n->store = NULL;
 	rn_catalog_destroy(&n->catalog);
 	pthread_mutex_destroy(&n->topo_mu);
+	pthread_mutex_destroy(&n->pause_mu);
 	return err;
 }
 
@@ -496,4 +514,57 @@ void rn_node_close(rn_node *n)
 	n->store = NULL;
 	rn_catalog_destroy(&n->catalog);
 	pthread_mutex_destroy(&n->topo_mu);
+	pthread_mutex_destroy(&n->pause_mu);
+}
+
+int rn_node_paused(rn_node *n, const char *table, size_t table_len,
+    const char *origin, uint64_t now_ms)
+{
+	int hit = 0;
+
+	pthread_mutex_lock(&n->pause_mu);
+	for (size_t i = 0; i < n->npauses && !hit; i++) {
+		const struct rn_pause *p = &n->pauses[i];
+		hit = p->until_ms > now_ms && strlen(p->table) == table_len &&
+		    memcmp(p->table, table, table_len) == 0 &&
+		    (p->from[0] == '\0' || strcmp(p->from, origin) == 0);
+	}
+	pthread_mutex_unlock(&n->pause_mu);
+	return hit;
+}
+
+gt_err rn_node_pause(rn_node *n, const char *table, const char *from,
+    uint64_t duration_ms)
+{
+	uint64_t now = gt_wall_ms();
+	size_t k = 0;
+	gt_err err = GT_OK;
+
+	pthread_mutex_lock(&n->pause_mu);
+	/* Expired pauses make room. */
+	for (size_t i = 0; i < n->npauses; i++)
+		if (n->pauses[i].until_ms > now)
+			n->pauses[k++] = n->pauses[i];
+	n->npauses = k;
+	if (n->npauses == GT_ARRAY_LEN(n->pauses)) {
+		err = GT_ELIMIT;
+	} else {
+		struct rn_pause *p = &n->pauses[n->npauses++];
+		snprintf(p->table, sizeof(p->table), "%s", table);
+		snprintf(p->from, sizeof(p->from), "%s", from ? from : "");
+		p->until_ms = now + duration_ms;
+	}
+	pthread_mutex_unlock(&n->pause_mu);
+	return err;
+}
+
+int rn_node_any_pause(rn_node *n, uint64_t now_ms)
+{
+	int any = 0;
+
+	pthread_mutex_lock(&n->pause_mu);
+	for (size_t i = 0; i < n->npauses && !any; i++)
+		any = n->pauses[i].until_ms > now_ms;
+	pthread_mutex_unlock(&n->pause_mu);
+	return any;
 }

@@ -77,6 +77,16 @@ typedef struct rn_node {
 	topo_members members;
 	void (*members_hook)(void *arg, const topo_members *m);
 	void *members_hook_arg;
+	/* Injected faults (drills): a fraction of API requests fail, and
+	 * tables whose replication is paused here. */
+	_Atomic uint32_t fail_ppm;
+	pthread_mutex_t pause_mu;
+	struct rn_pause {
+		char table[RN_TABLE_NAME_MAX + 1];
+		char from[CF_REGION_NAME_MAX]; /* "" : every origin */
+		uint64_t until_ms;             /* wall clock */
+	} pauses[16];
+	size_t npauses;
 	/* Wakes the backfill worker (set by the program; may be NULL). */
 	void (*backfill_kick)(void *arg);
 	void *backfill_arg;
@@ -120,6 +130,16 @@ rn_op rn_op_lookup(const char *name, size_t len);
  * this thread before rn_api_dispatch returns or on the writer thread.
  */
 void rn_api_dispatch(rn_call *c, const char *target);
+
+/* Is replication of table (from origin) paused here now? */
+int rn_node_paused(rn_node *n, const char *table, size_t table_len,
+    const char *origin, uint64_t now_ms);
+/* Pauses replication of table from `from` ("" or NULL: every origin) for
+ * duration_ms.  Errors: GT_ELIMIT (too many pauses at once). */
+gt_err rn_node_pause(rn_node *n, const char *table, const char *from,
+    uint64_t duration_ms);
+/* 1 while some pause has not expired, or held records wait. */
+int rn_node_any_pause(rn_node *n, uint64_t now_ms);
 
 /* Releases what the API attached to the call (not the call itself). */
 void rn_call_cleanup(rn_call *c);

@@ -9,6 +9,7 @@
 #include "api_int.h"
 #include "backfill.h"
 #include "cluster.h"
+#include "httpc.h"
 #include "items.h"
 #include "replica.h"
 
@@ -663,6 +664,175 @@ static void http_admin_links_cb(nng_aio *aio)
 	gt_buf_free(&b);
 }
 
+/* Sets the writer-owned clock skew on the writer thread. */
+static gt_err skew_fn(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	const struct {
+		rn_node *n;
+		int64_t skew;
+	} *a = w->arg;
+	(void)s;
+	(void)txn;
+	a->n->clock.skew_ms = a->skew;
+	return GT_OK;
+}
+
+static void faults_json(rn_node *n, gt_buf *b)
+{
+	uint64_t now = gt_wall_ms(), held = 0;
+	MDB_txn *txn = NULL;
+	MDB_stat st;
+	size_t k = 0;
+
+	if (rn_store_read_begin(n->store, &txn) == GT_OK) {
+		if (mdb_stat(txn, rn_store_dbs(n->store)->held, &st) ==
+		    MDB_SUCCESS)
+			held = st.ms_entries;
+		rn_store_read_end(txn);
+	}
+	gt_buf_printf(b, "{\"ClockSkewMs\":%lld,\"FailRate\":%.6f,"
+	    "\"HeldRecords\":%llu,\"Pauses\":[", (long long)n->clock.skew_ms,
+	    (double)atomic_load(&n->fail_ppm) / 1e6, (unsigned long long)held);
+	pthread_mutex_lock(&n->pause_mu);
+	for (size_t i = 0; i < n->npauses; i++) {
+		const struct rn_pause *p = &n->pauses[i];
+		if (p->until_ms <= now)
+			continue;
+		gt_buf_puts(b, k++ ? ",{\"TableName\":" : "{\"TableName\":");
+		gt_buf_json_str(b, p->table, strlen(p->table));
+		gt_buf_puts(b, ",\"From\":");
+		gt_buf_json_str(b, p->from, strlen(p->from));
+		gt_buf_printf(b, ",\"RemainingMs\":%llu}",
+		    (unsigned long long)(p->until_ms - now));
+	}
+	pthread_mutex_unlock(&n->pause_mu);
+	gt_buf_puts(b, "]}\n");
+}
+
+/* POST /admin/fault {"ClockSkewMs"?, "FailRate"?} */
+static void http_admin_fault_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio);
+	const cJSON *sk = cJSON_GetObjectItemCaseSensitive(req, "ClockSkewMs");
+	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(req, "FailRate");
+	gt_buf b = GT_BUF_INIT;
+
+	if (req == NULL || (sk != NULL && (!cJSON_IsNumber(sk) ||
+	    sk->valuedouble < -86400000.0 || sk->valuedouble > 86400000.0)) ||
+	    (fr != NULL && (!cJSON_IsNumber(fr) || fr->valuedouble < 0 ||
+	    fr->valuedouble > 1))) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, "expected {\"ClockSkewMs\"?: "
+		    "-86400000..86400000, \"FailRate\"?: 0..1}");
+		return;
+	}
+	if (sk != NULL) {
+		struct {
+			rn_node *n;
+			int64_t skew;
+		} a = {n, (int64_t)sk->valuedouble};
+		(void)rn_store_write_sync(n->store, skew_fn, &a);
+		GT_LOG(GT_LOG_WARN, "fault", "event=clock_skew skew_ms=%lld",
+		    (long long)a.skew);
+	}
+	if (fr != NULL) {
+		atomic_store(&n->fail_ppm, (uint32_t)(fr->valuedouble * 1e6 +
+		    0.5));
+		GT_LOG(GT_LOG_WARN, "fault", "event=fail_requests rate=%.4f",
+		    fr->valuedouble);
+	}
+	cJSON_Delete(req);
+	faults_json(n, &b);
+	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
+	    NULL);
+	gt_buf_free(&b);
+}
+
+static void http_admin_faults_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	gt_buf b = GT_BUF_INIT;
+
+	faults_json(http->node, &b);
+	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
+	    NULL);
+	gt_buf_free(&b);
+}
+
+/* POST /admin/pause {"TableName", "DurationMs", "From"?}: replication of
+ * the table into this region is held for the duration (from every
+ * origin, or from From only); without From, the other members are asked
+ * to hold this region's records of the table too, so replication stops
+ * both ways, as the FIS action aws:dynamodb:global-table-pause-
+ * replication does. */
+static void http_admin_pause_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	const cJSON *du = cJSON_GetObjectItemCaseSensitive(req, "DurationMs");
+	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(req, "From");
+	topo_members m;
+	gt_buf b = GT_BUF_INIT;
+	int asked = 0, reached = 0;
+
+	if (!cJSON_IsString(tn) || !cJSON_IsNumber(du) || du->valuedouble <
+	    0 || du->valuedouble > 86400000.0 || (fr != NULL &&
+	    !cJSON_IsString(fr))) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 400, "expected {\"TableName\": ..., "
+		    "\"DurationMs\": 0..86400000, \"From\"?: region}");
+		return;
+	}
+	if (rn_node_pause(n, tn->valuestring, fr ? fr->valuestring : NULL,
+	    (uint64_t)du->valuedouble) != GT_OK) {
+		cJSON_Delete(req);
+		http_admin_error(aio, 409, "too many pauses at once");
+		return;
+	}
+	GT_LOG(GT_LOG_WARN, "fault", "event=pause_replication table=%s "
+	    "duration_ms=%.0f from=%s", tn->valuestring, du->valuedouble,
+	    fr ? fr->valuestring : "*");
+	if (fr == NULL) {
+		rn_cluster_get(n, &m);
+		for (uint32_t i = 0; i < m.n; i++) {
+			gt_buf body = GT_BUF_INIT, resp = GT_BUF_INIT;
+			char url[TOPO_URL_MAX + 32];
+			long st = 0;
+			if (strcmp(m.r[i].name, n->region) == 0)
+				continue;
+			asked++;
+			snprintf(url, sizeof(url), "%s/admin/pause",
+			    m.r[i].api_url);
+			gt_buf_puts(&body, "{\"TableName\":");
+			gt_buf_json_str(&body, tn->valuestring,
+			    strlen(tn->valuestring));
+			gt_buf_printf(&body, ",\"DurationMs\":%.0f,\"From\":",
+			    du->valuedouble);
+			gt_buf_json_str(&body, n->region, strlen(n->region));
+			gt_buf_putc(&body, '}');
+			if (gt_httpc_request("POST", url, body.data, body.len,
+			    2000, 65536, &st, &resp, NULL, 0) == GT_OK &&
+			    st == 200)
+				reached++;
+			gt_buf_free(&body);
+			gt_buf_free(&resp);
+		}
+	}
+	cJSON_Delete(req);
+	gt_buf_printf(&b, "{\"Paused\":true,\"PeersAsked\":%d,"
+	    "\"PeersReached\":%d}\n", asked, reached);
+	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
+	    NULL);
+	gt_buf_free(&b);
+}
+
 static int http_add(rn_http *h, const char *path, const char *method,
     void (*cb)(nng_aio *), int collect)
 {
@@ -737,7 +907,19 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 	if (rv == 0)
 		rv = http_add(h, "/admin/link", "POST", http_admin_link_cb, 1);
 	if (rv == 0)
+		rv = http_add(h, "/admin/fault", "POST", http_admin_fault_cb, 1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/faults", "GET", http_admin_faults_cb,
+		    0);
+	if (rv == 0)
+		rv = http_add(h, "/admin/faults", "POST", http_admin_faults_cb,
+		    1);
+	if (rv == 0)
+		rv = http_add(h, "/admin/pause", "POST", http_admin_pause_cb, 1);
+	if (rv == 0)
 		rv = http_add(h, "/admin/links", "GET", http_admin_links_cb, 0);
+	if (rv == 0)
+		rv = http_add(h, "/admin/links", "POST", http_admin_links_cb, 1);
 	if (rv == 0)
 		rv = http_add(h, "/admin/backfill/start", "POST",
 		    http_admin_bf_start_cb, 1);

@@ -498,6 +498,97 @@ static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 	return err;
 }
 
+/* Appends r to the held records. */
+static gt_err held_put(rn_node *n, MDB_txn *txn, const rn_logrec *r)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t next = 1;
+	uint8_t kb[8];
+	gt_buf b = GT_BUF_INIT;
+	gt_err err;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbs->held, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == MDB_SUCCESS &&
+	    k.mv_size == 8)
+		next = gt_get_u64be(k.mv_data) + 1;
+	mdb_cursor_close(cur);
+	rn_logrec_encode(r, &b);
+	if (!gt_buf_ok(&b)) {
+		gt_buf_free(&b);
+		return GT_ENOMEM;
+	}
+	gt_put_u64be(kb, next);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	v.mv_size = b.len;
+	v.mv_data = b.data;
+	err = rn_mdb_err(mdb_put(txn, dbs->held, &k, &v, MDB_APPEND));
+	gt_buf_free(&b);
+	return err;
+}
+
+gt_err rn_held_release(rn_node *n, MDB_txn *txn, size_t max,
+    uint64_t now_ms, rn_apply_result *res, int *left)
+{
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t done = 0;
+	gt_err err = GT_OK;
+	int rc;
+
+	*left = 0;
+	rc = mdb_cursor_open(txn, dbs->held, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
+		rn_logrec r;
+		char origin[CF_REGION_NAME_MAX];
+		uint8_t *copy;
+
+		if (done == max) {
+			*left = 1;
+			break;
+		}
+		/* The record is applied from a copy: the apply writes, and
+		 * LMDB values die at the next write. */
+		copy = malloc(v.mv_size);
+		if (copy == NULL) {
+			err = GT_ENOMEM;
+			break;
+		}
+		memcpy(copy, v.mv_data, v.mv_size);
+		err = rn_logrec_decode(copy, v.mv_size, &r);
+		if (err == GT_OK) {
+			snprintf(origin, sizeof(origin), "%.*s",
+			    (int)r.origin_len, r.origin);
+			if (rn_node_paused(n, r.table, r.table_len, origin,
+			    now_ms)) {
+				free(copy);
+				*left = 1;
+				break; /* still paused: keep the order */
+			}
+			r.origin = origin;
+			err = mdb_cursor_del(cur, 0) == MDB_SUCCESS ?
+			    apply_item(n, txn, &r, now_ms, res) : GT_EIO;
+		}
+		free(copy);
+		if (err != GT_OK)
+			break;
+		done++;
+	}
+	mdb_cursor_close(cur);
+	if (err == GT_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = rn_mdb_err(rc);
+	return err;
+}
+
 gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
     uint64_t after_seq, const rn_logrec *recs, size_t nrecs,
     uint64_t now_ms, rn_apply_result *res)
@@ -551,6 +642,13 @@ gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
 			    res->ndropped == GT_ARRAY_LEN(res->dropped_tables))
 				break; /* the rest comes with the next pull */
 			err = apply_table_rec(n, txn, r, res);
+		} else if (rn_node_paused(n, r->table, r->table_len, origin,
+		    now_ms)) {
+			/* Replication of the table is paused: keep the record
+			 * (durably) and move on; rn_held_release applies it. */
+			err = held_put(n, txn, r);
+			if (err == GT_OK)
+				res->held++;
 		} else {
 			err = apply_item(n, txn, r, now_ms, res);
 		}

@@ -31,6 +31,7 @@ typedef struct rn_apply_result {
 	size_t dropped;       /* stale or duplicate records */
 	size_t conflicts;     /* concurrent writes; one side went to the ledger */
 	size_t skipped;       /* records for tables this region does not hold */
+	size_t held;          /* records kept back by a paused table */
 	/* Tables created or dropped by the batch, to publish after commit
 	 * (references owned by the result; rn_apply_result_clear). */
 	rn_table *created[8];
@@ -67,6 +68,14 @@ void rn_apply_result_clear(rn_apply_result *r);
 gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
     uint64_t after_seq, const rn_logrec *recs, size_t nrecs,
     uint64_t now_ms, rn_apply_result *res);
+
+/*
+ * Applies up to max held records (kept back by a pause) whose pause has
+ * ended, in order, and deletes them; writer thread.  *left tells whether
+ * records remain held.
+ */
+gt_err rn_held_release(rn_node *n, MDB_txn *txn, size_t max,
+    uint64_t now_ms, rn_apply_result *res, int *left);
 
 /* The newest sequence number this region originated (0: none), from the
  * log and the head kept when the log was truncated. */

@@ -314,6 +314,7 @@ static gt_err store_open_dbs(rn_store *s)
 	    {"cursors", offsetof(rn_dbs, cursors)},
 	    {"acks", offsetof(rn_dbs, acks)},
 	    {"ledger", offsetof(rn_dbs, ledger)},
+	    {"held", offsetof(rn_dbs, held)},
 	};
 	MDB_txn *txn = NULL;
 	MDB_val k, v;

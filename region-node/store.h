@@ -21,6 +21,8 @@
  *   cursors  origin region   -> u64 last origin seq applied from it
  *   acks     peer region     -> u64 last own seq the peer acknowledged
  *   ledger   u32 table_id | u64 ledger seq -> conflict record, JSON
+ *   held     u64 hold seq    -> a replicated change record kept back while
+ *                               its table's replication is paused
  *
  * Item key: u32 table_id | u32 h | enc(pk) [| enc(sk)]
  *   h is a 32-bit hash of enc(pk).  Putting it before the key spreads
@@ -71,7 +73,7 @@ typedef struct rn_store_opts {
 
 /* The LMDB handles a transaction body needs. */
 typedef struct rn_dbs {
-	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger;
+	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger, held;
 } rn_dbs;
 
 /*

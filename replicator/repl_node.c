@@ -44,6 +44,7 @@
 static const uint32_t lat_bounds[] = {1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30,
     50, 75, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000};
 #define LAT_NB (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
+#define LAT_RECENT 2048u
 
 typedef struct peer {
 	struct repl_node *r;
@@ -69,6 +70,9 @@ typedef struct peer {
 	uint64_t lost;        /* batches dropped by the loss rate */
 	uint64_t lat_bucket[LAT_NB + 1];
 	uint64_t lat_sum_ms, lat_count;
+	uint32_t lat_recent[LAT_RECENT]; /* ring of the latest samples, for
+					    exact recent percentiles */
+	uint32_t lat_recent_n, lat_recent_at;
 	uint64_t applied, conflicts, dropped, batches, errors;
 	int resync;
 	/* Origin side: what this peer acknowledged of our log. */
@@ -519,6 +523,10 @@ static void apply_done(rn_write *w, gt_err commit_err)
 			pe->lat_bucket[b]++;
 			pe->lat_sum_ms += ms;
 			pe->lat_count++;
+			pe->lat_recent[pe->lat_recent_at] = ms;
+			pe->lat_recent_at = (pe->lat_recent_at + 1) % LAT_RECENT;
+			if (pe->lat_recent_n < LAT_RECENT)
+				pe->lat_recent_n++;
 		}
 		pe->applied += job->res.applied;
 		pe->conflicts += job->res.conflicts;
@@ -762,6 +770,14 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 		    &r->key, batch);
 		if (err == GT_OK && strcmp(batch->origin, pe->cfg.region) != 0)
 			err = GT_ECORRUPT; /* answered by another region */
+		if (err == GT_OK) {
+			/* A partition set while the pull was parked at the
+			 * origin: the answer does not cross either. */
+			pthread_mutex_lock(&pe->mu);
+			if (pe->shape.partition)
+				err = GT_ETIMEOUT;
+			pthread_mutex_unlock(&pe->mu);
+		}
 		if (err == GT_OK && shape.loss_ppm > 0 && batch->info.count > 0 &&
 		    rnd32() % 1000000u < shape.loss_ppm) {
 			/* Lost on the link: the puller times out and retries
@@ -1085,6 +1101,75 @@ static void maint_round(repl_node *r)
 	    "deleted=%zu", (unsigned long long)job.done_to, job.deleted);
 }
 
+/* Applies held records whose table's pause has ended. */
+typedef struct release_arg {
+	repl_node *r;
+	int left;
+} release_arg;
+
+static gt_err release_fn(rn_store *s, MDB_txn *txn, rn_write *w)
+{
+	release_arg *a = w->arg;
+	rn_apply_result res;
+	gt_err err;
+
+	(void)s;
+	memset(&res, 0, sizeof(res));
+	err = rn_held_release(a->r->node, txn, 1000, gt_wall_ms(), &res,
+	    &a->left);
+	rn_apply_result_clear(&res);
+	return err;
+}
+
+static void held_round(repl_node *r)
+{
+	release_arg arg = {r, 0};
+	MDB_stat st;
+	MDB_txn *txn = NULL;
+
+	if (rn_store_read_begin(r->node->store, &txn) != GT_OK)
+		return;
+	memset(&st, 0, sizeof(st));
+	(void)mdb_stat(txn, rn_store_dbs(r->node->store)->held, &st);
+	rn_store_read_end(txn);
+	if (st.ms_entries == 0)
+		return;
+	do {
+		arg.left = 0;
+		if (rn_store_write_sync(r->node->store, release_fn, &arg) !=
+		    GT_OK)
+			return;
+	} while (arg.left && !rn_node_any_pause(r->node, gt_wall_ms()) &&
+	    !atomic_load(&r->stopping));
+}
+
+/* Keeps this region's own membership entry true: a node started on an
+ * ephemeral port (or moved) announces the URLs it really serves.  Other
+ * regions may change the membership at the same time and win the epoch
+ * race; the next round then tries again. */
+static void self_url_round(repl_node *r)
+{
+	rn_node *n = r->node;
+	topo_members m, out;
+	const topo_region *me;
+	topo_region want;
+
+	if (n->api_url[0] == '\0')
+		return;
+	rn_cluster_get(n, &m);
+	me = topo_members_find(&m, n->region);
+	if (me == NULL || strcmp(me->api_url, n->api_url) == 0)
+		return;
+	want = *me;
+	memset(want.api_url, 0, sizeof(want.api_url));
+	memcpy(want.api_url, n->api_url, GT_MIN(strlen(n->api_url),
+	    sizeof(want.api_url) - 1));
+	if (rn_cluster_join(n, &want, &out) == GT_OK)
+		GT_LOG(GT_LOG_INFO, "cluster", "event=own_url_announced "
+		    "api=%s epoch=%llu", n->api_url,
+		    (unsigned long long)out.epoch);
+}
+
 static void *maint_main(void *arg)
 {
 	repl_node *r = arg;
@@ -1108,6 +1193,8 @@ static void *maint_main(void *arg)
 			peers_follow(r, &m);
 		if (now_ms() >= next) {
 			maint_round(r);
+			held_round(r);
+			self_url_round(r);
 			next = now_ms() + r->maint_ms;
 		}
 	}
@@ -1259,6 +1346,7 @@ gt_err repl_node_link_set(repl_node *r, const char *from,
 		return GT_ENOTFOUND;
 	pthread_mutex_lock(&pe->mu);
 	pe->shape = *l;
+	pe->lat_recent_n = pe->lat_recent_at = 0; /* measure the new setting */
 	pthread_cond_broadcast(&pe->cv);
 	pthread_mutex_unlock(&pe->mu);
 	GT_LOG(GT_LOG_INFO, "repl", "event=link_set from=%s to=%s delay_ms=%u "
@@ -1620,6 +1708,26 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 	}
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the latest samples; pe->mu held. */
+static void recent_pcts(const peer *pe, uint32_t *p50, uint32_t *p99)
+{
+	uint32_t tmp[LAT_RECENT], n = pe->lat_recent_n;
+
+	*p50 = *p99 = 0;
+	if (n == 0)
+		return;
+	memcpy(tmp, pe->lat_recent, n * sizeof(tmp[0]));
+	qsort(tmp, n, sizeof(tmp[0]), u32_cmp);
+	*p50 = tmp[(n - 1) / 2];
+	*p99 = tmp[(uint32_t)((uint64_t)(n - 1) * 99 / 100)];
+}
+
 void repl_node_status_json(repl_node *r, gt_buf *b)
 {
 	uint64_t now = now_ms();
@@ -1635,10 +1743,14 @@ void repl_node_status_json(repl_node *r, gt_buf *b)
 		peer *pe = &r->peers[i];
 		if (!atomic_load(&pe->active))
 			continue;
+		uint32_t p50, p99;
 		pthread_mutex_lock(&pe->mu);
 		if (k++)
 			gt_buf_putc(b, ',');
-		gt_buf_puts(b, "{\"region\":");
+		recent_pcts(pe, &p50, &p99);
+		gt_buf_printf(b, "{\"latency_recent_ms\":{\"samples\":%u,"
+		    "\"p50\":%u,\"p99\":%u},\"region\":", pe->lat_recent_n, p50,
+		    p99);
 		gt_buf_json_str(b, pe->cfg.region, strlen(pe->cfg.region));
 		gt_buf_printf(b, ",\"url\":");
 		gt_buf_json_str(b, pe->cfg.url, strlen(pe->cfg.url));
