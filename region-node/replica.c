@@ -632,10 +632,8 @@ gt_err rn_repl_apply(rn_node *n, MDB_txn *txn, const char *origin,
 			if (err == GT_OK && changed) {
 				res->members_changed = 1;
 				res->members = m;
-				res->applied++;
-			} else if (err == GT_OK) {
-				res->dropped++;
 			}
+			res->control++;
 		} else if (r->op == RN_LOG_TABLE_CREATE || r->op ==
 		    RN_LOG_TABLE_DELETE || r->op == RN_LOG_TABLE_UPDATE) {
 			if (res->ncreated == GT_ARRAY_LEN(res->created) ||

@@ -32,6 +32,7 @@ typedef struct rn_apply_result {
 	size_t conflicts;     /* concurrent writes; one side went to the ledger */
 	size_t skipped;       /* records for tables this region does not hold */
 	size_t held;          /* records kept back by a paused table */
+	size_t control;       /* membership records (not table data) */
 	/* Tables created or dropped by the batch, to publish after commit
 	 * (references owned by the result; rn_apply_result_clear). */
 	rn_table *created[8];

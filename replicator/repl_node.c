@@ -73,7 +73,7 @@ typedef struct peer {
 	uint32_t lat_recent[LAT_RECENT]; /* ring of the latest samples, for
 					    exact recent percentiles */
 	uint32_t lat_recent_n, lat_recent_at;
-	uint64_t applied, conflicts, dropped, batches, errors;
+	uint64_t applied, conflicts, dropped, batches, errors, control;
 	int resync;
 	/* Origin side: what this peer acknowledged of our log. */
 	uint64_t acked;
@@ -531,6 +531,7 @@ static void apply_done(rn_write *w, gt_err commit_err)
 		pe->applied += job->res.applied;
 		pe->conflicts += job->res.conflicts;
 		pe->dropped += job->res.dropped;
+		pe->control += job->res.control;
 		pe->batches++;
 	}
 	pthread_mutex_unlock(&pe->mu);
@@ -1644,7 +1645,7 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 		pthread_mutex_unlock(&pe->mu);
 	}
 	gt_buf_puts(b, "# HELP meridian_replication_records_total Replicated "
-	    "records by outcome.\n"
+	    "records by outcome (control: membership changes).\n"
 	    "# TYPE meridian_replication_records_total counter\n");
 	for (size_t i = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];
@@ -1654,10 +1655,13 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 		    "meridian_replication_records_total{source=\"%s\","
 		    "destination=\"%s\",outcome=\"dropped\"} %llu\n"
 		    "meridian_replication_records_total{source=\"%s\","
-		    "destination=\"%s\",outcome=\"conflict\"} %llu\n",
+		    "destination=\"%s\",outcome=\"conflict\"} %llu\n"
+		    "meridian_replication_records_total{source=\"%s\","
+		    "destination=\"%s\",outcome=\"control\"} %llu\n",
 		    pe->cfg.region, self, (unsigned long long)pe->applied,
 		    pe->cfg.region, self, (unsigned long long)pe->dropped,
-		    pe->cfg.region, self, (unsigned long long)pe->conflicts);
+		    pe->cfg.region, self, (unsigned long long)pe->conflicts,
+		    pe->cfg.region, self, (unsigned long long)pe->control);
 		pthread_mutex_unlock(&pe->mu);
 	}
 	gt_buf_puts(b, "# HELP meridian_replication_pull_errors_total Failed "
