@@ -14,6 +14,8 @@
 #   BENCH_DURABILITY   durability modes to measure ("nosync sync")
 #   BENCH_MAX_REQUESTS request bound per phase (5000000)
 #   BENCH_STRICT       1: exit non-zero when a target ratio is missed
+#   BENCH_BACKFILL     0 skips the backfill benchmark (1)
+#   BENCH_BACKFILL_ITEMS items in the table that gets a new replica (1000000)
 #   O                  the Makefile's build directory (build)
 # Everything it starts is stopped, and its temporary directory removed, on
 # exit.
@@ -290,6 +292,79 @@ PY
 	for pid in "${PIDS[@]}"; do stop "$pid" region-node; done
 }
 
+# bench_backfill: a table of BENCH_BACKFILL_ITEMS (1,000,000) items in one
+# region gets a replica in a second; items/s of the backfill (UpdateTable
+# until the replica is ACTIVE) beside items/s of mdb_copy of the source's
+# data directory (a raw LMDB copy of the same data) in the same run.
+bench_backfill() {
+	local dir=$TMP/backfill items=${BENCH_BACKFILL_ITEMS:-1000000}
+	local r pid ports
+	mkdir -p "$dir"
+	ports=$(python3 -c 'import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+	python3 - "$dir/cluster.json" $ports <<'PY'
+import json, sys
+path, ports = sys.argv[1], sys.argv[2:]
+names = ["us-east-1", "eu-west-1"]
+json.dump({"cluster_key": "meridian-benchmark-cluster-key",
+           "durability": "nosync", "global_tables": False,
+           "regions": [{"region": n, "host": "127.0.0.1", "port": 0,
+                        "replication": "tcp://127.0.0.1:%s" % p}
+                       for n, p in zip(names, ports)]}, open(path, "w"))
+PY
+	declare -A API
+	for r in us-east-1 eu-west-1; do
+		"$NODE" --config "$dir/cluster.json" --region "$r" \
+		    --port-file "$dir/$r.port" --data "$dir/$r" \
+		    --log-level warn 2>"$dir/$r.log" &
+		pid=$!
+		PIDS+=("$pid")
+		if ! API[$r]=$(wait_port "$dir/$r.port" "$pid"); then
+			fail "region $r did not start"
+			return 0
+		fi
+	done
+	load "${API[us-east-1]}" create-table >/dev/null
+	echo "  backfill: loading $items items" >&2
+	BENCH_SECONDS=300 MAX_REQUESTS=$items SECONDS_EACH=300 \
+	    load "${API[us-east-1]}" put --key-prefix bf >/dev/null
+	python3 - "${API[us-east-1]}" "$items" "$dir/us-east-1" \
+	    "$dir/copy" >>"$TMP/backfill" <<'PY' || fail "backfill benchmark"
+import json, os, subprocess, sys, time, urllib.request
+port, want, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def ddb(op, body):
+    req = urllib.request.Request(
+        "http://127.0.0.1:%s/" % port, data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/x-amz-json-1.0",
+                 "X-Amz-Target": "DynamoDB_20120810." + op})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+count = ddb("DescribeTable", {"TableName": "bench"})["Table"]["ItemCount"]
+t0 = time.monotonic()
+ddb("UpdateTable", {"TableName": "bench", "ReplicaUpdates": [
+    {"Create": {"RegionName": "eu-west-1"}}]})
+deadline = t0 + 1800
+while time.monotonic() < deadline:
+    reps = ddb("DescribeTable", {"TableName": "bench"})["Table"]["Replicas"]
+    st = [r["ReplicaStatus"] for r in reps if r["RegionName"] == "eu-west-1"]
+    if st == ["ACTIVE"]:
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("backfill did not finish")
+backfill_s = time.monotonic() - t0
+os.makedirs(dst)
+t0 = time.monotonic()
+subprocess.run(["mdb_copy", src, dst], check=True)
+copy_s = time.monotonic() - t0
+print("%d %.2f %.0f %.2f %.0f" % (count, backfill_s, count / backfill_s,
+      copy_s, count / copy_s))
+PY
+	for pid in "${PIDS[@]}"; do stop "$pid" region-node; done
+}
+
 # report: the table, with the ratio node/bare and the targets.
 report() {
 	echo
@@ -347,6 +422,8 @@ for mode in $MODES; do
 done
 : >"$TMP/replication"
 bench_replication
+: >"$TMP/backfill"
+if [ "${BENCH_BACKFILL:-1}" = 1 ]; then bench_backfill; fi
 
 rc=0
 report || rc=$?
@@ -360,6 +437,14 @@ if [ -s "$TMP/replication" ]; then
 		printf '%-6s %-28s %11s %8s %8s %8s\n' "$run" "$pair" "$rps" \
 		    "$p50" "$p99" "$n"
 	done <"$TMP/replication"
+fi
+if [ -s "$TMP/backfill" ]; then
+	read -r n bs brate cs crate <"$TMP/backfill"
+	echo
+	echo "backfill of a new replica ($n items) vs mdb_copy of the same data"
+	printf '  replica add: %8.2f s %10s items/s\n' "$bs" "$brate"
+	printf '  mdb_copy:    %8.2f s %10s items/s\n' "$cs" "$crate"
+	awk -v b="$brate" -v c="$crate" 'BEGIN { printf "  ratio backfill/mdb_copy: %.2f (goal >= 0.50)\n", b / c }'
 fi
 if [ "$rc" -eq 3 ]; then
 	echo "bench: a target ratio was missed" >&2

@@ -1086,18 +1086,26 @@ static void maint_round(repl_node *r)
 		pe->must_resync = acks[i].must_resync;
 		pthread_mutex_unlock(&pe->mu);
 	}
-	memset(&job, 0, sizeof(job));
-	job.upto = plan.trunc_to;
-	job.head = in.head_seq;
-	job.max = 20000; /* bounded work per write; the rest next round */
-	if (rn_store_write_sync(r->node->store, trunc_fn, &job) != GT_OK ||
-	    job.done_to == 0)
-		return;
-	pthread_mutex_lock(&r->mu);
-	if (job.done_to > r->trunc_seq)
-		r->trunc_seq = job.done_to;
-	r->truncated_total += job.deleted;
-	pthread_mutex_unlock(&r->mu);
+	/* Small writes, so the writer (every local and replicated write
+	 * waits on it) is never held long by retention; at most ~200 ms of
+	 * them per round. */
+	for (uint64_t until = now_ms() + 200; now_ms() < until &&
+	    !atomic_load(&r->stopping);) {
+		memset(&job, 0, sizeof(job));
+		job.upto = plan.trunc_to;
+		job.head = in.head_seq;
+		job.max = 1000;
+		if (rn_store_write_sync(r->node->store, trunc_fn, &job) !=
+		    GT_OK || job.done_to == 0)
+			break;
+		pthread_mutex_lock(&r->mu);
+		if (job.done_to > r->trunc_seq)
+			r->trunc_seq = job.done_to;
+		r->truncated_total += job.deleted;
+		pthread_mutex_unlock(&r->mu);
+		if (job.deleted < job.max)
+			break;
+	}
 	GT_LOG(GT_LOG_DEBUG, "repl", "event=log_truncated upto=%llu "
 	    "deleted=%zu", (unsigned long long)job.done_to, job.deleted);
 }
