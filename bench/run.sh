@@ -11,7 +11,8 @@
 # It builds nothing: `make bench` has built the binaries.  Environment:
 #   BENCH_SECONDS      seconds per load phase (5)
 #   BENCH_CONNS        keep-alive connections of the load generator (16)
-#   BENCH_DURABILITY   durability modes to measure ("nosync sync")
+#   BENCH_DURABILITY   durability modes to measure ("nosync sync"; "none"
+#                      skips the node/bare comparison)
 #   BENCH_MAX_REQUESTS request bound per phase (5000000)
 #   BENCH_STRICT       1: exit non-zero when a target ratio is missed
 #   BENCH_BACKFILL     0 skips the backfill benchmark (1)
@@ -331,7 +332,7 @@ PY
 	BENCH_SECONDS=300 MAX_REQUESTS=$items SECONDS_EACH=300 \
 	    load "${API[us-east-1]}" put --key-prefix bf >/dev/null
 	python3 - "${API[us-east-1]}" "$items" "$dir/us-east-1" \
-	    "$dir/copy" >>"$TMP/backfill" <<'PY' || fail "backfill benchmark"
+	    "$dir/copy" >>"$TMP/backfill.result" <<'PY' || fail "backfill benchmark"
 import json, os, subprocess, sys, time, urllib.request
 port, want, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def ddb(op, body):
@@ -418,11 +419,12 @@ if awk -v l="$load1" 'BEGIN { exit !(l >= 1.0) }'; then
 fi
 : >"$TMP/results"
 for mode in $MODES; do
+	[ "$mode" = none ] && continue
 	bench_durability "$mode"
 done
 : >"$TMP/replication"
 bench_replication
-: >"$TMP/backfill"
+: >"$TMP/backfill.result"
 if [ "${BENCH_BACKFILL:-1}" = 1 ]; then bench_backfill; fi
 
 rc=0
@@ -438,8 +440,8 @@ if [ -s "$TMP/replication" ]; then
 		    "$p50" "$p99" "$n"
 	done <"$TMP/replication"
 fi
-if [ -s "$TMP/backfill" ]; then
-	read -r n bs brate cs crate <"$TMP/backfill"
+if [ -s "$TMP/backfill.result" ]; then
+	read -r n bs brate cs crate <"$TMP/backfill.result"
 	echo
 	echo "backfill of a new replica ($n items) vs mdb_copy of the same data"
 	printf '  replica add: %8.2f s %10s items/s\n' "$bs" "$brate"
