@@ -432,14 +432,42 @@ static gt_err table_log(rn_node *n, MDB_txn *txn, uint8_t op,
 	return err;
 }
 
+/* Stores a copy of desc as the descriptor of table id `id` and logs it
+ * (log_op 0: no record); *out is the new descriptor.  Shared by create
+ * and replace. */
+static gt_err table_store_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
+    uint32_t id, uint8_t log_op, const rn_logrec *from, rn_table **out)
+{
+	cJSON *copy = cJSON_Duplicate(desc, 1);
+	rn_table *t = NULL;
+	gt_err err;
+
+	if (copy == NULL)
+		return GT_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Id");
+	cJSON_AddNumberToObject(copy, "Id", (double)id);
+	err = rn_table_from_json(copy, &t);
+	if (err != GT_OK) {
+		cJSON_Delete(copy);
+		return err;
+	}
+	err = table_put_desc(txn, rn_store_dbs(n->store), t);
+	if (err == GT_OK && log_op != 0)
+		err = table_log(n, txn, log_op, t, t->desc, from);
+	if (err != GT_OK) {
+		rn_table_unref(t);
+		return err;
+	}
+	*out = t;
+	return GT_OK;
+}
+
 gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
     uint8_t log_op, const rn_logrec *from, rn_table **out)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
 	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(desc, "TableName");
 	MDB_val k, v;
-	rn_table *t = NULL;
-	cJSON *copy;
 	uint32_t id = 0;
 	gt_err err;
 	int rc;
@@ -456,25 +484,7 @@ gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
 	err = next_table_id(txn, dbs, &id);
 	if (err != GT_OK)
 		return err;
-	copy = cJSON_Duplicate(desc, 1);
-	if (copy == NULL)
-		return GT_ENOMEM;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Id");
-	cJSON_AddNumberToObject(copy, "Id", (double)id);
-	err = rn_table_from_json(copy, &t);
-	if (err != GT_OK) {
-		cJSON_Delete(copy);
-		return err;
-	}
-	err = table_put_desc(txn, dbs, t);
-	if (err == GT_OK && log_op != 0)
-		err = table_log(n, txn, log_op, t, t->desc, from);
-	if (err != GT_OK) {
-		rn_table_unref(t);
-		return err;
-	}
-	*out = t;
-	return GT_OK;
+	return table_store_txn(n, txn, desc, id, log_op, from, out);
 }
 
 static gt_err create_write(rn_store *s, MDB_txn *txn, rn_write *w)
@@ -777,28 +787,7 @@ gt_err rn_table_replace_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
     const cJSON *desc, uint8_t log_op, const rn_logrec *from,
     rn_table **out)
 {
-	cJSON *copy = cJSON_Duplicate(desc, 1);
-	rn_table *made = NULL;
-	gt_err err;
-
-	if (copy == NULL)
-		return GT_ENOMEM;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Id");
-	cJSON_AddNumberToObject(copy, "Id", (double)t->id);
-	err = rn_table_from_json(copy, &made);
-	if (err != GT_OK) {
-		cJSON_Delete(copy);
-		return err;
-	}
-	err = table_put_desc(txn, rn_store_dbs(n->store), made);
-	if (err == GT_OK && log_op != 0)
-		err = table_log(n, txn, log_op, made, made->desc, from);
-	if (err != GT_OK) {
-		rn_table_unref(made);
-		return err;
-	}
-	*out = made;
-	return GT_OK;
+	return table_store_txn(n, txn, desc, t->id, log_op, from, out);
 }
 
 static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)

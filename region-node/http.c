@@ -67,6 +67,20 @@ static void http_reply(nng_aio *aio, uint16_t status, const char *ctype,
 	nng_aio_finish(aio, 0);
 }
 
+/* Answers with the JSON in b (freed), or fails the aio when building it
+ * ran out of memory. */
+static void http_reply_buf(nng_aio *aio, uint16_t status, const char *ctype,
+    gt_buf *b)
+{
+	if (!gt_buf_ok(b)) {
+		gt_buf_free(b);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	http_reply(aio, status, ctype, b->data ? b->data : "", b->len, NULL);
+	gt_buf_free(b);
+}
+
 static void http_call_done(rn_call *c)
 {
 	http_call *hc = (http_call *)c;
@@ -198,13 +212,7 @@ static void http_metrics_cb(nng_aio *aio)
 	}
 	if (http->ext.metrics != NULL)
 		http->ext.metrics(http->ext.arg, &b);
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "text/plain; version=0.0.4", &b);
 }
 
 static void http_admin_replication_cb(nng_aio *aio)
@@ -219,13 +227,7 @@ static void http_admin_replication_cb(nng_aio *aio)
 		gt_buf_printf(&b, "{\"region\":\"%s\",\"peers\":[]}",
 		    http->node->region);
 	gt_buf_putc(&b, '\n');
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 static void http_admin_error(nng_aio *aio, uint16_t status, const char *msg)
@@ -301,13 +303,7 @@ static void http_admin_conflicts_cb(nng_aio *aio)
 	rn_store_read_end(txn);
 	rn_table_unref(t);
 	cJSON_Delete(req);
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 static void http_admin_item_cb(nng_aio *aio)
@@ -452,13 +448,7 @@ static void http_reply_members(nng_aio *aio, const topo_members *m)
 
 	topo_members_json(m, &b);
 	gt_buf_putc(&b, '\n');
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 static void http_admin_cluster_cb(nng_aio *aio)
@@ -634,14 +624,7 @@ static void http_admin_link_cb(nng_aio *aio)
 	status = http->ext.link_set(http->ext.arg, req, &b);
 	cJSON_Delete(req);
 	gt_buf_putc(&b, '\n');
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, (uint16_t)status, "application/json", b.data, b.len,
-	    NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, (uint16_t)status, "application/json", &b);
 }
 
 static void http_admin_links_cb(nng_aio *aio)
@@ -655,13 +638,7 @@ static void http_admin_links_cb(nng_aio *aio)
 	else
 		gt_buf_puts(&b, "{\"Links\":[]}");
 	gt_buf_putc(&b, '\n');
-	if (!gt_buf_ok(&b)) {
-		gt_buf_free(&b);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	http_reply(aio, 200, "application/json", b.data, b.len, NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 /* Sets the writer-owned clock skew on the writer thread. */
@@ -746,9 +723,7 @@ static void http_admin_fault_cb(nng_aio *aio)
 	}
 	cJSON_Delete(req);
 	faults_json(n, &b);
-	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
-	    NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 static void http_admin_faults_cb(nng_aio *aio)
@@ -758,9 +733,7 @@ static void http_admin_faults_cb(nng_aio *aio)
 	gt_buf b = GT_BUF_INIT;
 
 	faults_json(http->node, &b);
-	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
-	    NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 /* POST /admin/pause {"TableName", "DurationMs", "From"?}: replication of
@@ -828,9 +801,7 @@ static void http_admin_pause_cb(nng_aio *aio)
 	cJSON_Delete(req);
 	gt_buf_printf(&b, "{\"Paused\":true,\"PeersAsked\":%d,"
 	    "\"PeersReached\":%d}\n", asked, reached);
-	http_reply(aio, 200, "application/json", b.data ? b.data : "", b.len,
-	    NULL);
-	gt_buf_free(&b);
+	http_reply_buf(aio, 200, "application/json", &b);
 }
 
 static int http_add(rn_http *h, const char *path, const char *method,
