@@ -825,6 +825,37 @@ static int http_add(rn_http *h, const char *path, const char *method,
 	return rv;
 }
 
+/* Every route the node serves: path, method, handler, whether the body
+ * is collected (bounded by RN_HTTP_BODY_MAX). */
+static const struct http_route {
+	const char *path;
+	const char *method;
+	void (*cb)(nng_aio *);
+	int collect;
+} http_routes[] = {
+    {"/", "POST", http_api_cb, 1},
+    {"/health", "GET", http_health_cb, 0},
+    {"/metrics", "GET", http_metrics_cb, 0},
+    {"/admin/replication", "GET", http_admin_replication_cb, 0},
+    {"/admin/conflicts", "POST", http_admin_conflicts_cb, 1},
+    {"/admin/item", "POST", http_admin_item_cb, 1},
+    {"/admin/digest", "POST", http_admin_digest_cb, 1},
+    {"/admin/cluster", "GET", http_admin_cluster_cb, 0},
+    {"/admin/cluster", "POST", http_admin_cluster_cb, 1},
+    {"/admin/cluster/join", "POST", http_admin_join_cb, 1},
+    {"/admin/cluster/leave", "POST", http_admin_leave_cb, 1},
+    {"/admin/link", "POST", http_admin_link_cb, 1},
+    {"/admin/fault", "POST", http_admin_fault_cb, 1},
+    {"/admin/faults", "GET", http_admin_faults_cb, 0},
+    {"/admin/faults", "POST", http_admin_faults_cb, 1},
+    {"/admin/pause", "POST", http_admin_pause_cb, 1},
+    {"/admin/links", "GET", http_admin_links_cb, 0},
+    {"/admin/links", "POST", http_admin_links_cb, 1},
+    {"/admin/backfill/start", "POST", http_admin_bf_start_cb, 1},
+    {"/admin/backfill/chunk", "POST", http_admin_bf_chunk_cb, 1},
+    {"/admin/replica/drop", "POST", http_admin_replica_drop_cb, 1},
+};
+
 gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
     rn_http **out)
 {
@@ -846,60 +877,9 @@ gt_err rn_http_start(rn_node *node, const char *host, uint16_t port,
 		return GT_EINVAL;
 	}
 	rv = nng_http_server_hold(&h->server, h->url);
-	if (rv == 0)
-		rv = http_add(h, "/", "POST", http_api_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/health", "GET", http_health_cb, 0);
-	if (rv == 0)
-		rv = http_add(h, "/metrics", "GET", http_metrics_cb, 0);
-	if (rv == 0)
-		rv = http_add(h, "/admin/replication", "GET",
-		    http_admin_replication_cb, 0);
-	if (rv == 0)
-		rv = http_add(h, "/admin/conflicts", "POST",
-		    http_admin_conflicts_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/item", "POST", http_admin_item_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/digest", "POST", http_admin_digest_cb,
-		    1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/cluster", "GET", http_admin_cluster_cb,
-		    0);
-	if (rv == 0)
-		rv = http_add(h, "/admin/cluster", "POST", http_admin_cluster_cb,
-		    1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/cluster/join", "POST",
-		    http_admin_join_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/cluster/leave", "POST",
-		    http_admin_leave_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/link", "POST", http_admin_link_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/fault", "POST", http_admin_fault_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/faults", "GET", http_admin_faults_cb,
-		    0);
-	if (rv == 0)
-		rv = http_add(h, "/admin/faults", "POST", http_admin_faults_cb,
-		    1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/pause", "POST", http_admin_pause_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/links", "GET", http_admin_links_cb, 0);
-	if (rv == 0)
-		rv = http_add(h, "/admin/links", "POST", http_admin_links_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/backfill/start", "POST",
-		    http_admin_bf_start_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/backfill/chunk", "POST",
-		    http_admin_bf_chunk_cb, 1);
-	if (rv == 0)
-		rv = http_add(h, "/admin/replica/drop", "POST",
-		    http_admin_replica_drop_cb, 1);
+	for (size_t i = 0; rv == 0 && i < GT_ARRAY_LEN(http_routes); i++)
+		rv = http_add(h, http_routes[i].path, http_routes[i].method,
+		    http_routes[i].cb, http_routes[i].collect);
 	if (rv == 0)
 		rv = nng_http_server_start(h->server);
 	if (rv != 0) {
