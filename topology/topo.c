@@ -52,11 +52,26 @@
  *   CREATION_FAILED -> (absent)   [topo_rset_drop]
  *   any       -> (absent)         [topo_rset_prune]     (region departed)
  *
- * What a region does with its copy (topo_rset_on_incoming) is decided
- * from the newest set alone, never from how it got there, so a region
- * that acted on a set which later lost a tie still ends where the
- * winner says: a listed region without a copy backfills, an unlisted (or
- * failed) one with a copy deletes it.
+ * A region's own copy of a table, as the driver keeps it, FROM -> TO
+ * [what topo_rset_on_incoming answers, or the driver's step]:
+ *
+ *   NONE        -> BACKFILLING  [CREATE_AND_BACKFILL] listed CREATING, or
+ *                               ACTIVE without a copy (a rebuild)
+ *   BACKFILLING -> BACKFILLING  [CREATE_AND_BACKFILL] a new source or a
+ *                               new add: start again, keep the copy
+ *   BACKFILLING -> BACKFILLING  [UPDATE] progress, same source
+ *   BACKFILLING -> COMPLETE     [driver: last chunk, cursor rewind, then
+ *                               topo_rset_activate when still CREATING]
+ *   COMPLETE    -> BACKFILLING  [CREATE_AND_BACKFILL] listed CREATING
+ *                               again (re-added in a set that won a tie)
+ *   BACKFILLING, COMPLETE -> NONE [DROP] not listed, or CREATION_FAILED
+ *   NONE        -> NONE         [UPDATE] not listed: keep the set only
+ *
+ * The answer depends on the newest set and on what the region holds,
+ * never on how it got there, so a region that acted on a set which
+ * later lost a tie still ends where the winner says: a listed region
+ * without a copy backfills, an unlisted (or failed) one with a copy
+ * deletes it.
  */
 #include "topo.h"
 

@@ -21,11 +21,13 @@
  *   CREATING --backfill failed--> CREATION_FAILED --drop--> (absent)
  *
  * While any replica is CREATING the table is UPDATING and a second replica
- * change is refused (DynamoDB's rule).  The allocation-free core lives in
+ * change is refused (DynamoDB's rule).  The core lives in
  * topo.c, whose design comment lists the invariants and transitions.
  *
- * What the driver must do besides (each rule is modelled, and was found
- * necessary, by tests/sim/sim_topo.c):
+ * What the driver must do besides.  tests/sim/sim_topo.c models rules 1-6;
+ * breaking rule 1, 2, 3 (but the incarnation check, which no seed has
+ * needed yet), 5 or 6 there makes seeds fail; rule 4 was needed while
+ * leaves were not serialised as rule 6 now asks:
  *  1. Apply the records of a table it holds from every origin (see
  *     topo_rset_accepts); accept client writes only while it holds a
  *     complete copy and is ACTIVE.
@@ -48,14 +50,21 @@
  *     since left exists only in that region's log.
  *  6. The operator (the CLI, through every node's admin API) adds a
  *     replica only in a region that the settled membership lists (all
- *     members agree, no membership record unapplied anywhere): a leave of
- *     C racing with an add of C made from a stale membership makes C a
+ *     members agree, and no change in any region's log, a departed
+ *     region's included, is newer than a member's view): a leave of C
+ *     racing with an add of C made from a stale membership makes C a
  *     replica nobody pulls, and its writes are lost.  It drops an ACTIVE
  *     replica only while every member holds the same set and no backfill
  *     runs: two drops made concurrently at different regions are both
  *     valid locally and can together delete every complete copy.  A
- *     region leaves only when it is in no set, holds nothing, no backfill
- *     runs and every member has applied its whole log.
+ *     region leaves only from a settled membership (a region that removed
+ *     itself by a change that then loses a tie is a member again, and
+ *     must not have missed what the others did), when it holds nothing,
+ *     is in no set (or only as CREATION_FAILED), no replica-set change is
+ *     in flight anywhere (an add of it that already lost a tie can still
+ *     reach it, and it would build on that set), no backfill runs and
+ *     every member has applied its whole log (so its late writes are
+ *     everywhere).
  *  7. Tombstone GC (not simulated) must also wait for the logs of dropped
  *     replicas to be pulled past the tombstone: their late writes are
  *     applied (rule 1) and could otherwise resurrect a collected delete.

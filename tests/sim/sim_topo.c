@@ -55,10 +55,12 @@
  *     drops an ACTIVE replica only while the table is quiet (every member
  *     holds the same set, no backfill runs); cancels (drops a CREATING
  *     replica) or removes a failed one any time; a region leaves only
- *     when it is in no set, holds nothing, no backfill runs and every
- *     member has applied its whole log.  Membership records are
- *     forwarded by every adopter (see adopt_members); a joining region
- *     gets the catalog (membership and replica sets) with its answer.
+ *     from a settled membership, when it holds nothing, is in no set
+ *     (but as CREATION_FAILED, which the pruner removes), no replica-set
+ *     change is in flight, no backfill runs and every member has applied
+ *     its whole log.  Membership records are forwarded by every adopter
+ *     (see adopt_members); a joining region gets the catalog (membership
+ *     and replica sets) with its answer.
  *
  * Faults: crashes (volatile state lost), partitions, loss, duplication,
  * reordering, corrupted frames, backfills that fail.  Then writes and
@@ -193,6 +195,8 @@ typedef struct logrec {
 	size_t meta_len;
 	char *json;             /* LR_RSET, LR_MEMB: owned */
 	size_t json_len;
+	uint64_t epoch;         /* LR_RSET, LR_MEMB: the change's */
+	char by[CF_REGION_NAME_MAX];
 } logrec;
 
 typedef struct parked {
@@ -562,7 +566,8 @@ static logrec *log_append(int r, uint64_t seq)
 
 static void wake_parked(int o);
 
-static void log_json(int r, int kind, int table, gt_buf *b)
+static void log_json(int r, int kind, int table, uint64_t epoch,
+    const char *by, gt_buf *b)
 {
 	region *R = &S.r[r];
 	logrec *L;
@@ -571,6 +576,8 @@ static void log_json(int r, int kind, int table, gt_buf *b)
 	L = log_append(r, R->last_seq + 1);
 	L->kind = kind;
 	L->table = table;
+	L->epoch = epoch;
+	memcpy(L->by, by, sizeof(L->by));
 	L->hlc = cf_clock_now(&R->clock, wall_ms());
 	L->json = gt_buf_steal(b, &L->json_len);
 	wake_parked(r);
@@ -617,7 +624,7 @@ static void make_change(int f, int t, const topo_rset *rs)
 
 	CHECK(topo_rset_check(rs), "a change breaks the set invariants");
 	topo_rset_json(rs, &b);
-	log_json(f, LR_RSET, t, &b);
+	log_json(f, LR_RSET, t, rs->epoch, rs->changed_by, &b);
 	handle_rset(f, t, rs);
 }
 
@@ -627,7 +634,7 @@ static void make_members_change(int r, const topo_members *m)
 
 	CHECK(topo_members_check(m), "a membership breaks its invariants");
 	topo_members_json(m, &b);
-	log_json(r, LR_MEMB, -1, &b);
+	log_json(r, LR_MEMB, -1, m->epoch, m->changed_by, &b);
 	adopt_members(r, m, 0);
 }
 
@@ -732,7 +739,7 @@ static void adopt_members(int r, const topo_members *m, int forward)
 		gt_buf b = GT_BUF_INIT;
 
 		topo_members_json(m, &b);
-		log_json(r, LR_MEMB, -1, &b);
+		log_json(r, LR_MEMB, -1, m->epoch, m->changed_by, &b);
 	}
 	R->mem = *m;
 	if (!self_member(r)) {
@@ -1308,6 +1315,10 @@ static void bf_begin(int f, int t)
 	bf_clear(T);
 	T->bf_active = 1;
 	T->bf_phase = BF_START;
+	/* Mostly the preferred source first; sometimes anywhere in the
+	 * rotation (any complete ACTIVE copy may serve). */
+	if (rng_chance(300))
+		T->bf_attempt = (uint32_t)rng_range(1, 4);
 	bf_schedule(f, t, rng_range(1, 20));
 }
 
@@ -1326,12 +1337,12 @@ static void bf_restart(int f, int t)
 }
 
 /* A backfill that cannot go on is given up (fault phase only). */
-static int bf_maybe_fail(int f, int t)
+static int bf_maybe_fail(int f, int t, unsigned per_mille)
 {
 	region *F = &S.r[f];
 	topo_rset out;
 
-	if (S.healed || !rng_chance(S.bf_fail_pm))
+	if (S.healed || !rng_chance(per_mille))
 		return 0;
 	if (topo_rset_fail(&F->t[t].set, F->name, &out) != GT_OK)
 		return 0; /* an ACTIVE rebuild cannot fail: it goes on */
@@ -1351,6 +1362,8 @@ static void on_bf(const event *e)
 
 	if (!F->up || e->inc != F->inc || e->id != T->bf_tok ||
 	    !T->bf_active || T->bf_req_id != 0)
+		return;
+	if (bf_maybe_fail(f, t, S.bf_fail_pm / 4))
 		return;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -1393,7 +1406,7 @@ static void on_bf_timeout(const event *e)
 	    T->bf_req_id != e->id)
 		return;
 	T->bf_req_id = 0;
-	if (bf_maybe_fail(f, t))
+	if (bf_maybe_fail(f, t, S.bf_fail_pm))
 		return;
 	if (T->bf_phase == BF_START)
 		T->bf_attempt++;
@@ -1516,7 +1529,7 @@ static void bf_on_reply(int f, int src, const smsg *m)
 	T->bf_req_id = 0;
 	switch (m->kind) {
 	case M_BF_NOT_READY:
-		if (!bf_maybe_fail(f, t))
+		if (!bf_maybe_fail(f, t, S.bf_fail_pm))
 			bf_restart(f, t);
 		return;
 	case M_BF_START_OK:
@@ -1694,7 +1707,59 @@ static int table_quiet(int t, const topo_rset *ref)
  * replica add of it is in flight (made from a membership that still
  * listed it) becomes a replica nobody pulls, and its writes are lost.
  */
-static int members_settled(int target)
+/* 1 when a change (epoch, by) is newer than the view (e2, by2). */
+static int change_newer(uint64_t epoch, const char *by, uint64_t e2,
+    const char *by2)
+{
+	if (epoch != e2)
+		return epoch > e2;
+	return strncmp(by, by2, CF_REGION_NAME_MAX) > 0;
+}
+
+/*
+ * No change of this kind is in flight: no record in any region's log
+ * (departed regions included: a change that lost nothing yet may still
+ * win a tie) is newer than what some member holds.
+ */
+static int records_settled(int kind)
+{
+	for (int o = 0; o < S.nreg; o++) {
+		const region *O = &S.r[o];
+
+		for (size_t j = 0; j < O->log_n; j++) {
+			const logrec *L = &O->log[j];
+
+			if (L->kind != kind)
+				continue;
+			for (int i = 0; i < S.nreg; i++) {
+				const region *I = &S.r[i];
+
+				if (!self_member(i))
+					continue;
+				if (kind == LR_MEMB && change_newer(L->epoch,
+				    L->by, I->mem.epoch, I->mem.changed_by))
+					return 0;
+				if (kind == LR_RSET && change_newer(L->epoch,
+				    L->by, I->t[L->table].set.epoch,
+				    I->t[L->table].set.changed_by))
+					return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+/*
+ * The membership is settled: every member holds the same membership and
+ * no membership change is in flight.  The operator adds a replica only
+ * in a region the settled membership lists, and removes a region only
+ * from a settled membership: a region removed from the cluster while an
+ * add of it is in flight (made from a membership that still listed it)
+ * becomes a replica nobody pulls, and its writes are lost; a region that
+ * removed itself by a change that later loses a tie is a member again,
+ * and must have applied what the others did meanwhile.
+ */
+static int members_settled(void)
 {
 	int ref = -1;
 
@@ -1706,24 +1771,7 @@ static int members_settled(int target)
 		if (memcmp(&S.r[i].mem, &S.r[ref].mem, sizeof(S.r[i].mem)))
 			return 0;
 	}
-	if (ref < 0 || !self_member(target))
-		return 0;
-	for (int o = 0; o < S.nreg; o++) {
-		const region *O = &S.r[o];
-		uint64_t last = 0;
-
-		if (!self_member(o))
-			continue;
-		for (size_t j = 0; j < O->log_n; j++) {
-			if (O->log[j].kind == LR_MEMB)
-				last = O->log[j].seq;
-		}
-		for (int i = 0; i < S.nreg; i++) {
-			if (i != o && self_member(i) && S.r[i].cursor[o] < last)
-				return 0;
-		}
-	}
-	return 1;
+	return ref >= 0 && records_settled(LR_MEMB);
 }
 
 /* A random up member holding a complete copy of t, or -1. */
@@ -1759,7 +1807,8 @@ static void admin_add(void)
 	    (topo_rset_find(&T->set, S.r[target].name) != NULL ||
 	    !knows_member(x, target)); tries++)
 		target = (int)rng_range(0, (uint64_t)S.nreg - 1);
-	if (!members_settled(target) && knows_member(x, target))
+	if (knows_member(x, target) && (!self_member(target) ||
+	    !members_settled()))
 		return;
 	ref = topo_rset_add(&T->set, &X->mem, X->name, S.r[target].name,
 	    &out);
@@ -1840,37 +1889,58 @@ static void admin_join(void)
 	}
 }
 
-static void admin_leave(void)
+/*
+ * The operator's checks before c leaves: c holds nothing and is in no
+ * set (but as CREATION_FAILED, which the sets' pruner then removes), no
+ * replica-set change is in flight (an add of c that already lost a tie
+ * can still reach c, which would build on it), the membership is
+ * settled, no backfill runs, and every member has applied c's whole log.
+ */
+static int may_leave(int c)
 {
-	int x = (int)rng_range(0, (uint64_t)S.nreg - 1);
-	int c = (int)rng_range(0, (uint64_t)S.nreg - 1);
-	region *X = &S.r[x];
-	topo_members out;
-
-	if (!X->up || !self_member(x) || !knows_member(x, c) ||
-	    X->mem.n < 3)
-		return;
-	/* The operator's checks: c is in no set and holds nothing, no
-	 * backfill runs, and every member has applied c's whole log. */
+	if (!members_settled() || !records_settled(LR_RSET))
+		return 0;
 	for (int i = 0; i < S.nreg; i++) {
 		for (int t = 0; t < SIM_TABLES; t++) {
+			int st = status_in(i, t, c);
+
 			if (S.r[i].t[t].bf_active)
-				return;
-			if (self_member(i) && status_in(i, t, c) != 0)
-				return;
+				return 0;
+			if (self_member(i) && st != 0 &&
+			    st != TOPO_CREATION_FAILED)
+				return 0;
 		}
 		if (self_member(i) && i != c &&
 		    S.r[i].cursor[c] < S.r[c].head_seq)
-			return;
+			return 0;
 	}
 	for (int t = 0; t < SIM_TABLES; t++) {
 		if (S.r[c].t[t].holds)
-			return;
+			return 0;
 	}
-	CHECK(topo_members_leave(&X->mem, S.r[c].name, X->name, &out) ==
-	    GT_OK, "leave failed");
-	S.n_leave++;
-	make_members_change(x, &out);
+	return 1;
+}
+
+static void admin_leave(void)
+{
+	int x = (int)rng_range(0, (uint64_t)S.nreg - 1);
+	int first = (int)rng_range(0, (uint64_t)S.nreg - 1);
+	region *X = &S.r[x];
+	topo_members out;
+
+	if (!X->up || !self_member(x) || X->mem.n < 3)
+		return;
+	for (int k = 0; k < S.nreg; k++) {
+		int c = (first + k) % S.nreg;
+
+		if (!knows_member(x, c) || !may_leave(c))
+			continue;
+		CHECK(topo_members_leave(&X->mem, S.r[c].name, X->name,
+		    &out) == GT_OK, "leave failed");
+		S.n_leave++;
+		make_members_change(x, &out);
+		return;
+	}
 }
 
 static void on_admin(void)
@@ -2363,7 +2433,8 @@ int main(void)
 	const char *rf = getenv("MERIDIAN_TOPO_REFUSE");
 	uint64_t first, count = 1000;
 	uint64_t tot_w = 0, tot_add = 0, tot_drop = 0, tot_bf = 0;
-	uint64_t tot_mem = 0, tot_crash = 0, tot_rebuild = 0;
+	uint64_t tot_mem = 0, tot_crash = 0, tot_rebuild = 0, tot_fail = 0;
+	uint64_t tot_prune = 0;
 	struct timespec t0, t1;
 
 	gt_log_min = GT_LOG_OFF;
@@ -2391,14 +2462,17 @@ int main(void)
 		tot_rebuild += S.n_rebuild;
 		tot_mem += S.n_join + S.n_leave;
 		tot_crash += S.n_crashes;
+		tot_fail += S.n_fail;
+		tot_prune += S.n_prune;
 		sim_free();
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sim_topo: %" PRIu64 " seeds passed (%" PRIu64 " writes, %"
 	    PRIu64 " adds, %" PRIu64 " drops, %" PRIu64 " backfills, %"
-	    PRIu64 " rebuilds, %" PRIu64 " joins/leaves, %" PRIu64
+	    PRIu64 " failed, %" PRIu64 " rebuilds, %" PRIu64
+	    " joins/leaves, %" PRIu64 " prunes, %" PRIu64
 	    " crashes) in %.1f s\n", count, tot_w, tot_add, tot_drop, tot_bf,
-	    tot_rebuild, tot_mem, tot_crash,
+	    tot_fail, tot_rebuild, tot_mem, tot_prune, tot_crash,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
