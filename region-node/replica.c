@@ -206,6 +206,13 @@ static rn_table *apply_table(rn_node *n, rn_apply_result *res,
 	return rn_catalog_get(&n->catalog, buf);
 }
 
+/* Did origin detach its copy of t (KeepDetached drop)? */
+static int origin_detached(const rn_table *t, const char *origin)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(t->desc, "Detach");
+	return cJSON_IsString(d) && strcmp(d->valuestring, origin) == 0;
+}
+
 static size_t item_size_of(const char *body, size_t len)
 {
 	cJSON *it;
@@ -234,10 +241,13 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 	gt_err err;
 
 	t = apply_table(n, res, r->table, r->table_len);
-	if (t == NULL || (t->has_rset && !topo_rset_accepts(&t->rset,
-	    r->origin))) {
+	if (t == NULL || origin_detached(t, r->origin)) {
 		/* Not a table this region holds (dropped, or regional), or
-		 * the origin is no longer a replica: its writes stay out. */
+		 * the origin kept a detached copy under the same name: its
+		 * writes stay out.  Records of a dropped origin are applied
+		 * like any other: refusing them would split the regions that
+		 * learned of the drop before the record from those that
+		 * learned after it. */
 		rn_table_unref(t);
 		res->skipped++;
 		return GT_OK;
@@ -407,8 +417,20 @@ static gt_err apply_table_update(rn_node *n, MDB_txn *txn,
 		    r, &tmp);
 		break;
 	case TOPO_CREATE_AND_BACKFILL:
-		if (t != NULL) /* a regional table of that name is in the way */
-			return GT_OK;
+		if (t != NULL && !t->has_rset)
+			return GT_OK; /* a regional table of that name is there */
+		if (t != NULL) {
+			/* Listed again without a complete copy (a tie at one
+			 * epoch went the other way): backfill again into the
+			 * copy it has; the merge keeps what is newer. */
+			err = rn_table_replace_txn(n, txn, t, desc,
+			    RN_LOG_TABLE_UPDATE, r, &tmp);
+			if (err == GT_OK)
+				err = backfill_job_put(n, txn, tmp->name, desc);
+			if (err == GT_OK)
+				res->backfill_started = 1;
+			break;
+		}
 		err = rn_table_create_txn(n, txn, desc, RN_LOG_TABLE_UPDATE, r,
 		    &tmp);
 		if (err == GT_OK)
