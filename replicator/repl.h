@@ -93,6 +93,9 @@
  *   8     pull_id, >= 1: echoed in the answer, to match it to the request
  *   8     after_seq: the follower's cursor for this origin (0: nothing yet)
  *   8     topo_epoch: the follower's topology epoch (0: unknown)
+ *   8     ack_seq, <= after_seq: what the follower has durably applied.
+ *         It trails after_seq on a shaped link, whose received batches
+ *         wait before they are applied; retention waits for ack_seq
  *   4     max_bytes: the largest BATCH frame the follower wants
  *   4     wait_ms, <= REPL_WAIT_MAX_MS: how long the origin may park it
  *
@@ -189,6 +192,7 @@ typedef struct repl_pull {
 	uint64_t pull_id;
 	uint64_t after_seq;
 	uint64_t topo_epoch;
+	uint64_t ack_seq;   /* durably applied, <= after_seq */
 	uint32_t max_bytes;
 	uint32_t wait_ms;
 } repl_pull;

@@ -258,7 +258,7 @@ gt_err repl_pull_encode(const repl_pull *p, const repl_key *key,
 	fl = name_len(p->from);
 	tl = name_len(p->to);
 	if (fl == 0 || tl == 0 || p->pull_id == 0 ||
-	    p->wait_ms > REPL_WAIT_MAX_MS)
+	    p->wait_ms > REPL_WAIT_MAX_MS || p->ack_seq > p->after_seq)
 		return GT_EINVAL;
 	start = out->len;
 	frame_open_write(out, REPL_FRAME_PULL, 0);
@@ -267,6 +267,7 @@ gt_err repl_pull_encode(const repl_pull *p, const repl_key *key,
 	gt_buf_put_u64be(out, p->pull_id);
 	gt_buf_put_u64be(out, p->after_seq);
 	gt_buf_put_u64be(out, p->topo_epoch);
+	gt_buf_put_u64be(out, p->ack_seq);
 	gt_buf_put_u32be(out, p->max_bytes);
 	gt_buf_put_u32be(out, p->wait_ms);
 	return frame_close(out, start, key);
@@ -293,10 +294,11 @@ gt_err repl_pull_decode(const uint8_t *f, size_t n, const repl_key *key,
 	p.pull_id = gt_rd_u64be(&rd);
 	p.after_seq = gt_rd_u64be(&rd);
 	p.topo_epoch = gt_rd_u64be(&rd);
+	p.ack_seq = gt_rd_u64be(&rd);
 	p.max_bytes = gt_rd_u32be(&rd);
 	p.wait_ms = gt_rd_u32be(&rd);
 	if (rd.err || rd.n != 0 || p.pull_id == 0 ||
-	    p.wait_ms > REPL_WAIT_MAX_MS)
+	    p.wait_ms > REPL_WAIT_MAX_MS || p.ack_seq > p.after_seq)
 		return GT_ECORRUPT;
 	*out = p;
 	return GT_OK;

@@ -68,6 +68,7 @@ typedef struct peer {
 	pthread_t dq_th;
 	int dq_started;
 	uint64_t lost;        /* batches dropped by the loss rate */
+	uint64_t durable;     /* the cursor committed to LMDB */
 	uint64_t lat_bucket[LAT_NB + 1];
 	uint64_t lat_sum_ms, lat_count;
 	uint32_t lat_recent[LAT_RECENT]; /* ring of the latest samples, for
@@ -365,11 +366,14 @@ static void origin_serve(repl_node *r, const uint8_t *f, size_t n,
 		view.trunc_seq = GT_MIN(r->trunc_seq, r->own_head);
 		repl_origin_decide(&view, &pull, received, now_ms(), &ans);
 		if (ans.ack_valid) {
-			/* A delayed or duplicated PULL carries an older
-			 * after_seq: an acknowledgement never goes back. */
+			/* What the follower has durably applied, which on a
+			 * shaped link trails what it received.  A delayed or
+			 * duplicated PULL carries older numbers: an
+			 * acknowledgement never goes back. */
+			uint64_t ack = GT_MIN(ans.ack_seq, pull.ack_seq);
 			pthread_mutex_lock(&pe->mu);
-			if (ans.ack_seq > pe->acked)
-				pe->acked = ans.ack_seq;
+			if (ack > pe->acked)
+				pe->acked = ack;
 			pe->last_pull_ms = now_ms();
 			pthread_mutex_unlock(&pe->mu);
 		}
@@ -533,6 +537,8 @@ static void apply_done(rn_write *w, gt_err commit_err)
 		pe->dropped += job->res.dropped;
 		pe->control += job->res.control;
 		pe->batches++;
+		if (job->res.cursor > pe->durable)
+			pe->durable = job->res.cursor;
 	}
 	pthread_mutex_unlock(&pe->mu);
 	pthread_mutex_lock(&job->mu);
@@ -733,6 +739,9 @@ static void follower_pull(peer *pe, const repl_action *act, repl_event *ev,
 	snprintf(pull.to, sizeof(pull.to), "%s", pe->cfg.region);
 	pull.pull_id = act->pull_id;
 	pull.after_seq = act->after_seq;
+	pthread_mutex_lock(&pe->mu);
+	pull.ack_seq = GT_MIN(pe->durable, act->after_seq);
+	pthread_mutex_unlock(&pe->mu);
 	pull.max_bytes = act->max_bytes;
 	pull.wait_ms = act->wait_ms;
 	pthread_mutex_lock(&pe->mu);
@@ -838,6 +847,7 @@ static void *follower_main(void *arg)
 	ev.cursor = cursor;
 	ev.pull_id = ((uint64_t)rnd32() << 32 | rnd32()) >> 8;
 	pthread_mutex_lock(&pe->mu);
+	pe->durable = cursor;
 	repl_puller_step(&pe->p, &ev, &act);
 	pthread_mutex_unlock(&pe->mu);
 	GT_LOG(GT_LOG_INFO, "repl", "event=follow peer=%s url=%s cursor=%llu",
@@ -879,6 +889,7 @@ static void *follower_main(void *arg)
 			ev.kind = REPL_EV_START;
 			ev.cursor = cursor;
 			ev.pull_id = ((uint64_t)rnd32() << 32 | rnd32()) >> 8;
+			pe->durable = cursor;
 			repl_puller_step(&pe->p, &ev, &act);
 			pthread_mutex_unlock(&pe->mu);
 			GT_LOG(GT_LOG_INFO, "repl", "event=rewound peer=%s "

@@ -90,6 +90,7 @@ static repl_pull mkpull(void)
 	p.pull_id = 77;
 	p.after_seq = 1234;
 	p.topo_epoch = 5;
+	p.ack_seq = 1200;
 	p.max_bytes = 65536;
 	p.wait_ms = 5000;
 	return p;
@@ -126,7 +127,7 @@ static void test_pull_roundtrip(void **state)
 	gt_buf_puts(&b, "xy"); /* frames append; the prefix stays */
 	assert_int_equal(repl_pull_encode(&p, &key1, &b), GT_OK);
 	assert_memory_equal(b.data, "xy", 2);
-	assert_int_equal(b.len, 2 + REPL_FRAME_OVERHEAD + 10 + 10 + 24 + 8);
+	assert_int_equal(b.len, 2 + REPL_FRAME_OVERHEAD + 10 + 10 + 32 + 8);
 	assert_int_equal(repl_frame_peek((uint8_t *)b.data + 2, b.len - 2,
 	    &type), GT_OK);
 	assert_int_equal(type, REPL_FRAME_PULL);
@@ -146,6 +147,9 @@ static void test_pull_encode_rejects(void **state)
 	(void)state;
 	p = mkpull();
 	p.pull_id = 0;
+	assert_int_equal(repl_pull_encode(&p, &key1, &b), GT_EINVAL);
+	p = mkpull();
+	p.ack_seq = p.after_seq + 1; /* acknowledges more than it has */
 	assert_int_equal(repl_pull_encode(&p, &key1, &b), GT_EINVAL);
 	p = mkpull();
 	p.wait_ms = REPL_WAIT_MAX_MS + 1;
