@@ -36,6 +36,9 @@ static const char usage_text[] =
 "  region leave NAME             remove a region from the cluster\n"
 "  link show                     link shaping in effect between regions\n"
 "  link set FROM TO [SHAPING]    shape the replication link FROM -> TO\n"
+"  drill SCENARIO.json           run a disaster-recovery drill on a fresh\n"
+"                                cluster (or --attach) and report RPO, RTO,\n"
+"                                lag, conflicts and convergence\n"
 "  help [COMMAND]                this text, or a command's\n"
 "\n"
 "Options (before or after the command):\n"
@@ -173,6 +176,7 @@ static const command commands[] = {
 	{"replica", cli_cmd_replica},
 	{"region", cli_cmd_region},
 	{"link", cli_cmd_link},
+	{"drill", cli_cmd_drill},
 };
 
 static const command *command_find(const char *name)
