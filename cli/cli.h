@@ -238,6 +238,7 @@ int cli_cmd_replica(cli_opts *o, int argc, char **argv);
 int cli_cmd_region(cli_opts *o, int argc, char **argv);
 int cli_cmd_link(cli_opts *o, int argc, char **argv);
 int cli_cmd_drill(cli_opts *o, int argc, char **argv); /* cmd_drill.c */
+int cli_cmd_fault(cli_opts *o, int argc, char **argv); /* cmd_fault.c */
 
 /*
  * Shared argument handling for commands: when argv[*i] is a global option

@@ -36,6 +36,8 @@ static const char usage_text[] =
 "  region leave NAME             remove a region from the cluster\n"
 "  link show                     link shaping in effect between regions\n"
 "  link set FROM TO [SHAPING]    shape the replication link FROM -> TO\n"
+"  fault pause|skew|fail|isolate|heal|show ...\n"
+"                                inject or clear faults (fault --help)\n"
 "  drill SCENARIO.json           run a disaster-recovery drill on a fresh\n"
 "                                cluster (or --attach) and report RPO, RTO,\n"
 "                                lag, conflicts and convergence\n"
@@ -177,6 +179,7 @@ static const command commands[] = {
 	{"region", cli_cmd_region},
 	{"link", cli_cmd_link},
 	{"drill", cli_cmd_drill},
+	{"fault", cli_cmd_fault},
 };
 
 static const command *command_find(const char *name)

@@ -130,6 +130,53 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(self.us.admin_ok("/admin/faults")["ClockSkewMs"],
                          3600000)
 
+    def cli(self, *args):
+        import json
+        cfg = os.path.join(self.us.root, "cli-faults.json")
+        conf = dict(self.cluster.config)
+        conf["regions"] = [dict(r, port=self.cluster[r["region"]].port)
+                           for r in conf["regions"]]
+        with open(cfg, "w") as f:
+            json.dump(conf, f)
+        return subprocess.run([CLI, "--config", cfg] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def test_fault_cli(self):
+        import json
+        rc = self.cli("fault", "skew", "us-east-1", "5000")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        self.assertEqual(self.us.admin_ok("/admin/faults")["ClockSkewMs"],
+                         5000)
+        rc = self.cli("fault", "fail", "eu-west-1", "0.25")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        self.assertAlmostEqual(self.eu.admin_ok("/admin/faults")["FailRate"],
+                               0.25)
+        rc = self.cli("--json", "fault", "show")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        shown = json.loads(rc.stdout)
+        self.assertEqual(shown["us-east-1"]["ClockSkewMs"], 5000)
+        # isolate cuts both directions; heal restores them
+        rc = self.cli("fault", "isolate", "eu-west-1")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        for n in (self.us, self.eu):
+            links = n.admin_ok("/admin/links")["Links"]
+            self.assertTrue(all(l["Partition"] for l in links), links)
+        rc = self.cli("fault", "heal", "eu-west-1")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        for n in (self.us, self.eu):
+            links = n.admin_ok("/admin/links")["Links"]
+            self.assertFalse(any(l["Partition"] for l in links), links)
+        rc = self.cli("fault", "pause", "flt", "us-east-1", "--duration", "2")
+        self.assertEqual(rc.returncode, 0, rc.stderr)
+        self.assertEqual(len(self.us.admin_ok("/admin/faults")["Pauses"]), 1)
+        # usage errors exit 2, an unknown region too
+        self.assertEqual(self.cli("fault", "fail", "eu-west-1",
+                                  "7").returncode, 2)
+        self.assertEqual(self.cli("fault", "skew", "mars-1",
+                                  "10").returncode, 2)
+        self.assertEqual(self.cli("fault", "pause", "flt",
+                                  "us-east-1").returncode, 2)
+
     def test_verifier_finds_planted_difference(self):
         c = self.us.client()
         for i in range(50):
