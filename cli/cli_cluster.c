@@ -343,7 +343,14 @@ int cli_cluster_adopt(cli_cluster *c, const cJSON *answer,
 		known = cli_cluster_find(old, name);
 		memset(&next[n], 0, sizeof(next[n]));
 		snprintf(next[n].name, sizeof(next[n].name), "%s", name);
-		if (api != NULL && url_usable(api))
+		/* The config's URL wins when it names a real port: it is the
+		 * operator's word, while a membership entry can be stale (a
+		 * node restarted elsewhere without replication).  Regions the
+		 * config lacks (joined at runtime) come from the membership. */
+		if (known != NULL && url_usable(known->api))
+			snprintf(next[n].api, sizeof(next[n].api), "%s",
+			    known->api);
+		else if (api != NULL && url_usable(api))
 			snprintf(next[n].api, sizeof(next[n].api), "%s", api);
 		else if (known != NULL)
 			snprintf(next[n].api, sizeof(next[n].api), "%s",
