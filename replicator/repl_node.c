@@ -1592,6 +1592,76 @@ static uint64_t pending_count(repl_node *r, uint64_t acked)
 	return pc.n;
 }
 
+/* The per-link series of /metrics: one entry a series, printed for every
+ * current peer (a region that left is not reported).  Entries sharing a
+ * name share its HELP/TYPE header.  outgoing: this region is the
+ * source (the peer the destination), else the reverse. */
+static uint64_t m_acked(const peer *pe) { return pe->acked; }
+static uint64_t m_cursor(const peer *pe) { return pe->p.cursor; }
+static uint64_t m_applied(const peer *pe) { return pe->applied; }
+static uint64_t m_dropped(const peer *pe) { return pe->dropped; }
+static uint64_t m_conflicts(const peer *pe) { return pe->conflicts; }
+static uint64_t m_control(const peer *pe) { return pe->control; }
+static uint64_t m_errors(const peer *pe) { return pe->errors; }
+static uint64_t m_must_resync(const peer *pe)
+{
+	return (uint64_t)pe->must_resync;
+}
+static uint64_t m_resync(const peer *pe) { return (uint64_t)pe->resync; }
+
+static const struct peer_metric {
+	const char *name, *help, *type, *outcome;
+	int outgoing;
+	uint64_t (*get)(const peer *pe);
+} peer_metrics[] = {
+    {"meridian_replication_shipped_seq", "Last own sequence number each "
+     "peer acknowledged.", "gauge", NULL, 1, m_acked},
+    {"meridian_replication_applied_seq", "Last origin sequence number "
+     "applied from each source.", "gauge", NULL, 0, m_cursor},
+    {"meridian_replication_records_total", "Replicated records by outcome "
+     "(control: membership changes).", "counter", "applied", 0, m_applied},
+    {"meridian_replication_records_total", NULL, NULL, "dropped", 0,
+     m_dropped},
+    {"meridian_replication_records_total", NULL, NULL, "conflict", 0,
+     m_conflicts},
+    {"meridian_replication_records_total", NULL, NULL, "control", 0,
+     m_control},
+    {"meridian_replication_pull_errors_total", "Failed pulls (peer down, "
+     "timeout, bad frame).", "counter", NULL, 0, m_errors},
+    {"meridian_replication_peer_must_resync", "1 when this region "
+     "truncated its log past the peer's acknowledgement (log_keep_max): "
+     "the peer must be backfilled.", "gauge", NULL, 1, m_must_resync},
+    {"meridian_replication_resync_required", "1 when the source truncated "
+     "its log past this region's cursor.", "gauge", NULL, 0, m_resync},
+};
+
+static void peer_series(repl_node *r, gt_buf *b)
+{
+	const char *self = r->node->region;
+
+	for (size_t m = 0; m < GT_ARRAY_LEN(peer_metrics); m++) {
+		const struct peer_metric *pm = &peer_metrics[m];
+		if (pm->help != NULL)
+			gt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
+			    pm->name, pm->help, pm->name, pm->type);
+		for (size_t i = 0; i < r->npeers; i++) {
+			peer *pe = &r->peers[i];
+			uint64_t v;
+			if (!atomic_load(&pe->active))
+				continue;
+			pthread_mutex_lock(&pe->mu);
+			v = pm->get(pe);
+			pthread_mutex_unlock(&pe->mu);
+			gt_buf_printf(b, "%s{source=\"%s\",destination=\"%s\"",
+			    pm->name, pm->outgoing ? self : pe->cfg.region,
+			    pm->outgoing ? pe->cfg.region : self);
+			if (pm->outcome != NULL)
+				gt_buf_printf(b, ",outcome=\"%s\"", pm->outcome);
+			gt_buf_printf(b, "} %llu\n", (unsigned long long)v);
+		}
+	}
+}
+
 void repl_node_metrics(repl_node *r, gt_buf *b)
 {
 	const char *self = r->node->region;
@@ -1641,71 +1711,7 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 		    "\"%s\",destination=\"%s\"} %llu\n", self, pe->cfg.region,
 		    (unsigned long long)pending_count(r, acked));
 	}
-	gt_buf_puts(b, "# HELP meridian_replication_shipped_seq Last own "
-	    "sequence number each peer acknowledged.\n"
-	    "# TYPE meridian_replication_shipped_seq gauge\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_shipped_seq{source=\"%s\","
-		    "destination=\"%s\"} %llu\n", self, pe->cfg.region,
-		    (unsigned long long)pe->acked);
-		pthread_mutex_unlock(&pe->mu);
-	}
-	gt_buf_puts(b, "# HELP meridian_replication_applied_seq Last origin "
-	    "sequence number applied from each source.\n"
-	    "# TYPE meridian_replication_applied_seq gauge\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_applied_seq{source=\"%s\","
-		    "destination=\"%s\"} %llu\n", pe->cfg.region, self,
-		    (unsigned long long)pe->p.cursor);
-		pthread_mutex_unlock(&pe->mu);
-	}
-	gt_buf_puts(b, "# HELP meridian_replication_records_total Replicated "
-	    "records by outcome (control: membership changes).\n"
-	    "# TYPE meridian_replication_records_total counter\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_records_total{source="
-		    "\"%s\",destination=\"%s\",outcome=\"applied\"} %llu\n"
-		    "meridian_replication_records_total{source=\"%s\","
-		    "destination=\"%s\",outcome=\"dropped\"} %llu\n"
-		    "meridian_replication_records_total{source=\"%s\","
-		    "destination=\"%s\",outcome=\"conflict\"} %llu\n"
-		    "meridian_replication_records_total{source=\"%s\","
-		    "destination=\"%s\",outcome=\"control\"} %llu\n",
-		    pe->cfg.region, self, (unsigned long long)pe->applied,
-		    pe->cfg.region, self, (unsigned long long)pe->dropped,
-		    pe->cfg.region, self, (unsigned long long)pe->conflicts,
-		    pe->cfg.region, self, (unsigned long long)pe->control);
-		pthread_mutex_unlock(&pe->mu);
-	}
-	gt_buf_puts(b, "# HELP meridian_replication_pull_errors_total Failed "
-	    "pulls (peer down, timeout, bad frame).\n"
-	    "# TYPE meridian_replication_pull_errors_total counter\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_pull_errors_total{source="
-		    "\"%s\",destination=\"%s\"} %llu\n", pe->cfg.region, self,
-		    (unsigned long long)pe->errors);
-		pthread_mutex_unlock(&pe->mu);
-	}
-	gt_buf_puts(b, "# HELP meridian_replication_peer_must_resync 1 when "
-	    "this region truncated its log past the peer's acknowledgement "
-	    "(log_keep_max): the peer must be backfilled.\n"
-	    "# TYPE meridian_replication_peer_must_resync gauge\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_peer_must_resync{source="
-		    "\"%s\",destination=\"%s\"} %d\n", self, pe->cfg.region,
-		    pe->must_resync);
-		pthread_mutex_unlock(&pe->mu);
-	}
+	peer_series(r, b);
 	pthread_mutex_lock(&r->mu);
 	gt_buf_printf(b, "# HELP meridian_log_truncated_seq The log holds no "
 	    "record at or below this sequence number.\n"
@@ -1718,17 +1724,6 @@ void repl_node_metrics(repl_node *r, gt_buf *b)
 	    self, (unsigned long long)r->trunc_seq, self,
 	    (unsigned long long)r->truncated_total);
 	pthread_mutex_unlock(&r->mu);
-	gt_buf_puts(b, "# HELP meridian_replication_resync_required 1 when "
-	    "the source truncated its log past this region's cursor.\n"
-	    "# TYPE meridian_replication_resync_required gauge\n");
-	for (size_t i = 0; i < r->npeers; i++) {
-		peer *pe = &r->peers[i];
-		pthread_mutex_lock(&pe->mu);
-		gt_buf_printf(b, "meridian_replication_resync_required{source="
-		    "\"%s\",destination=\"%s\"} %d\n", pe->cfg.region, self,
-		    pe->resync);
-		pthread_mutex_unlock(&pe->mu);
-	}
 }
 
 static int u32_cmp(const void *a, const void *b)
