@@ -89,6 +89,16 @@ gt_err rn_table_replace_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
     const cJSON *desc, uint8_t log_op, const rn_logrec *from,
     rn_table **out);
 
+/*
+ * Replaces t's descriptor by desc after a change of its settings made in
+ * this region (UpdateTable, UpdateTimeToLive): stamps desc's
+ * "SettingsStamp" with a new hybrid timestamp and, for a global table,
+ * logs a TABLE_UPDATE so every replica takes the change (the newest stamp
+ * wins; replica.c).  *out as for rn_table_create_txn.
+ */
+gt_err rn_table_settings_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    cJSON *desc, rn_table **out);
+
 /* A replica change made through the admin API (KeepDetached): like
  * UpdateTable ReplicaUpdates; completes the call. */
 void rn_table_replica_change(rn_call *c, const char *table,

@@ -24,6 +24,7 @@
  *     store rolls back both the data and the sequence numbers).
  */
 #include "api_write.h"
+#include "derived.h"
 #include "items.h"
 #include "legacy.h"
 
@@ -307,6 +308,9 @@ gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 	    strlen(key_json));
 	if (err == GT_OK)
 		err = rn_log_put(txn, dbs, seq, &lr);
+	if (err == GT_OK)
+		err = rn_derived_item(n, txn, op->t, op->key.data, op->key.len,
+		    p->live ? p->old_item : NULL, p->new_item);
 	if (err == GT_OK)
 		err = rn_stats_add(txn, dbs, op->t->id,
 		    (p->new_item != NULL) - (int64_t)p->live,

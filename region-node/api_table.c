@@ -7,6 +7,7 @@
  */
 #include "api_int.h"
 #include "cluster.h"
+#include "derived.h"
 #include "items.h"
 
 #include <stdio.h>
@@ -435,8 +436,9 @@ static gt_err table_log(rn_node *n, MDB_txn *txn, uint8_t op,
 /* Stores a copy of desc as the descriptor of table id `id` and logs it
  * (log_op 0: no record); *out is the new descriptor.  Shared by create
  * and replace. */
-static gt_err table_store_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
-    uint32_t id, uint8_t log_op, const rn_logrec *from, rn_table **out)
+static gt_err table_store_txn(rn_node *n, MDB_txn *txn, const rn_table *old,
+    const cJSON *desc, uint32_t id, uint8_t log_op, const rn_logrec *from,
+    rn_table **out)
 {
 	cJSON *copy = cJSON_Duplicate(desc, 1);
 	rn_table *t = NULL;
@@ -451,7 +453,9 @@ static gt_err table_store_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
 		cJSON_Delete(copy);
 		return err;
 	}
-	err = table_put_desc(txn, rn_store_dbs(n->store), t);
+	err = rn_derived_table(n, txn, old, t);
+	if (err == GT_OK)
+		err = table_put_desc(txn, rn_store_dbs(n->store), t);
 	if (err == GT_OK && log_op != 0)
 		err = table_log(n, txn, log_op, t, t->desc, from);
 	if (err != GT_OK) {
@@ -484,7 +488,7 @@ gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
 	err = next_table_id(txn, dbs, &id);
 	if (err != GT_OK)
 		return err;
-	return table_store_txn(n, txn, desc, id, log_op, from, out);
+	return table_store_txn(n, txn, NULL, desc, id, log_op, from, out);
 }
 
 static gt_err create_write(rn_store *s, MDB_txn *txn, rn_write *w)
@@ -768,7 +772,9 @@ gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
 	gt_err err;
 	int rc;
 
-	err = table_drop_items(txn, dbs, t->id);
+	err = rn_derived_table(n, txn, t, NULL);
+	if (err == GT_OK)
+		err = table_drop_items(txn, dbs, t->id);
 	if (err != GT_OK)
 		return err;
 	rc = mdb_del(txn, dbs->tables, &k, NULL);
@@ -787,7 +793,25 @@ gt_err rn_table_replace_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
     const cJSON *desc, uint8_t log_op, const rn_logrec *from,
     rn_table **out)
 {
-	return table_store_txn(n, txn, desc, t->id, log_op, from, out);
+	return table_store_txn(n, txn, t, desc, t->id, log_op, from, out);
+}
+
+gt_err rn_table_settings_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
+    cJSON *desc, rn_table **out)
+{
+	uint64_t hlc = cf_clock_now(&n->clock, gt_wall_ms());
+	cJSON *st = cJSON_CreateObject();
+	char num[24];
+
+	if (st == NULL)
+		return GT_ENOMEM;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)hlc);
+	cJSON_AddStringToObject(st, "Hlc", num);
+	cJSON_AddStringToObject(st, "Origin", n->region);
+	cJSON_DeleteItemFromObjectCaseSensitive(desc, "SettingsStamp");
+	cJSON_AddItemToObject(desc, "SettingsStamp", st);
+	return rn_table_replace_txn(n, txn, t, desc, t->has_rset ?
+	    RN_LOG_TABLE_UPDATE : 0, NULL, out);
 }
 
 static gt_err delete_write(rn_store *s, MDB_txn *txn, rn_write *w)
@@ -857,14 +881,21 @@ static gt_err update_write(rn_store *s, MDB_txn *txn, rn_write *w)
 {
 	rn_call *c = w->arg;
 	table_state *st = c->state;
+	rn_table *made;
+	gt_err err;
 
+	(void)s;
 	if (!rn_table_is_current(c->node, st->t)) {
 		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
 		    "found: Table: %s not found", st->t->name);
 		w->result = GT_ENOTFOUND;
 		return GT_OK;
 	}
-	return table_put_desc(txn, rn_store_dbs(s), st->made);
+	made = st->made;
+	st->made = NULL;
+	err = rn_table_settings_txn(c->node, txn, st->t, made->desc, &st->made);
+	rn_table_unref(made);
+	return err;
 }
 
 static void update_done(rn_write *w, gt_err commit_err)

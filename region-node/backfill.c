@@ -21,6 +21,7 @@
 
 #include "api_int.h"
 #include "cluster.h"
+#include "derived.h"
 #include "httpc.h"
 #include "items.h"
 #include "replica.h"
@@ -499,6 +500,11 @@ static gt_err merge_fn(bf_write *bw, MDB_txn *txn)
 			if (err == GT_OK)
 				err = rn_item_write(txn, dbs, k.data, k.len,
 				    &d.store, body, strlen(body));
+			if (err == GT_OK && take)
+				err = rn_derived_item_text(n, txn, bw->t, k.data,
+				    k.len, cur.live ? cur.body : NULL, cur.live ?
+				    cur.body_len : 0, body, item ? strlen(body) :
+				    0);
 			if (err == GT_OK && take)
 				err = rn_stats_add(txn, dbs, bw->t->id, dcount,
 				    (int64_t)new_size - (int64_t)old_size);

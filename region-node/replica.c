@@ -23,6 +23,7 @@
 
 #include "api_int.h"
 #include "cluster.h"
+#include "derived.h"
 #include "items.h"
 
 /* --------------------------------------------------------------- cursors */
@@ -333,6 +334,11 @@ static gt_err apply_item(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 			err = rn_item_write(txn, dbs, k.data, k.len, &d.store,
 			    r->op == RN_LOG_PUT ? r->new_img : r->key,
 			    r->op == RN_LOG_PUT ? r->new_len : r->key_len);
+		if (err == GT_OK)
+			err = rn_derived_item_text(n, txn, t, k.data, k.len,
+			    cur.live ? cur.body : NULL, cur.live ?
+			    cur.body_len : 0, r->op == RN_LOG_PUT ? r->new_img :
+			    NULL, r->op == RN_LOG_PUT ? r->new_len : 0);
 		if (err == GT_OK)
 			err = rn_stats_add(txn, dbs, t->id, dcount, dbytes);
 		if (err != GT_OK)

@@ -305,16 +305,19 @@ static gt_err store_open_dbs(rn_store *s)
 	static const struct {
 		const char *name;
 		size_t off;
+		unsigned flags;
 	} dbs[] = {
-	    {"meta", offsetof(rn_dbs, meta)},
-	    {"tables", offsetof(rn_dbs, tables)},
-	    {"stats", offsetof(rn_dbs, stats)},
-	    {"items", offsetof(rn_dbs, items)},
-	    {"log", offsetof(rn_dbs, log)},
-	    {"cursors", offsetof(rn_dbs, cursors)},
-	    {"acks", offsetof(rn_dbs, acks)},
-	    {"ledger", offsetof(rn_dbs, ledger)},
-	    {"held", offsetof(rn_dbs, held)},
+	    {"meta", offsetof(rn_dbs, meta), 0},
+	    {"tables", offsetof(rn_dbs, tables), 0},
+	    {"stats", offsetof(rn_dbs, stats), 0},
+	    {"items", offsetof(rn_dbs, items), 0},
+	    {"log", offsetof(rn_dbs, log), 0},
+	    {"cursors", offsetof(rn_dbs, cursors), 0},
+	    {"acks", offsetof(rn_dbs, acks), 0},
+	    {"ledger", offsetof(rn_dbs, ledger), 0},
+	    {"held", offsetof(rn_dbs, held), 0},
+	    {"index", offsetof(rn_dbs, index), MDB_DUPSORT},
+	    {"expiry", offsetof(rn_dbs, expiry), 0},
 	};
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
@@ -327,7 +330,8 @@ static gt_err store_open_dbs(rn_store *s)
 		return rn_mdb_err(rc);
 	for (size_t i = 0; i < GT_ARRAY_LEN(dbs); i++) {
 		MDB_dbi *dbi = (MDB_dbi *)((char *)&s->dbs + dbs[i].off);
-		rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbi);
+		rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags,
+		    dbi);
 		if (rc != MDB_SUCCESS)
 			goto fail;
 	}

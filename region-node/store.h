@@ -23,6 +23,10 @@
  *   ledger   u32 table_id | u64 ledger seq -> conflict record, JSON
  *   held     u64 hold seq    -> a replicated change record kept back while
  *                               its table's replication is paused
+ *   index    (duplicate keys, sorted) secondary-index entries: index key
+ *            -> item key of the table item it points to (index.h)
+ *   expiry   u32 table_id | u64 expiry seconds | item key -> empty: the
+ *            items a TTL sweeper will delete, in expiry order (ttl.h)
  *
  * Item key: u32 table_id | u32 h | enc(pk) [| enc(sk)]
  *   h is a 32-bit hash of enc(pk).  Putting it before the key spreads
@@ -73,7 +77,8 @@ typedef struct rn_store_opts {
 
 /* The LMDB handles a transaction body needs. */
 typedef struct rn_dbs {
-	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger, held;
+	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger, held,
+	    index, expiry;
 } rn_dbs;
 
 /*

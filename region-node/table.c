@@ -101,6 +101,19 @@ gt_err rn_table_from_json(cJSON *desc, rn_table **out)
 		return err;
 	}
 	t->has_rset = err == GT_OK;
+	{
+		const cJSON *tl = cJSON_GetObjectItemCaseSensitive(desc,
+		    "TimeToLiveSpecification");
+		const cJSON *an = cJSON_GetObjectItemCaseSensitive(tl,
+		    "AttributeName");
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tl,
+		    "Enabled")) && cJSON_IsString(an) &&
+		    strlen(an->valuestring) <= RN_ATTR_NAME_MAX) {
+			t->ttl_enabled = 1;
+			memcpy(t->ttl_attr, an->valuestring,
+			    strlen(an->valuestring) + 1);
+		}
+	}
 	t->desc = desc;
 	*out = t;
 	return GT_OK;

@@ -15,7 +15,9 @@
  *                              "WriteCapacityUnits": n},
  *    "StreamSpecification": {...}?, "StreamLabel": "..."?,
  *    "TableClass": "..."?, "DeletionProtectionEnabled": bool,
- *    "LastUpdateToPayPerRequestDateTime": <ms>?}
+ *    "LastUpdateToPayPerRequestDateTime": <ms>?,
+ *    "TimeToLiveSpecification": {"AttributeName": "...",
+ *                                "Enabled": bool}?}
  */
 #ifndef RN_TABLE_H
 #define RN_TABLE_H
@@ -51,6 +53,9 @@ typedef struct rn_table {
 	cJSON *desc; /* the stored descriptor; never mutated once published */
 	int has_rset;    /* desc holds a "ReplicaSet" (a global table) */
 	topo_rset rset;  /* ... parsed once, here */
+	/* desc's "TimeToLiveSpecification", parsed once: */
+	int ttl_enabled;
+	char ttl_attr[RN_ATTR_NAME_MAX + 1];
 } rn_table;
 
 /* Parses desc's "ReplicaSet".  Errors: GT_ENOTFOUND (none: a regional
