@@ -66,6 +66,10 @@ gt_err rn_stats_read(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
 gt_err rn_stats_add(MDB_txn *txn, const rn_dbs *dbs, uint32_t table_id,
     int64_t dcount, int64_t dbytes);
 
+/* Allocates a local table or index id (meta "next_table_id"; never
+ * reused).  Errors: GT_ELIMIT, LMDB errors. */
+gt_err rn_table_id_next(MDB_txn *txn, const rn_dbs *dbs, uint32_t *out);
+
 /*
  * Creates a table inside a write transaction (writer thread): allocates its
  * local id and stores desc (copied; an "Id" member is replaced).  When
@@ -103,6 +107,25 @@ gt_err rn_table_settings_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
  * UpdateTable ReplicaUpdates; completes the call. */
 void rn_table_replica_change(rn_call *c, const char *table,
     const char *region, int add, int keep_detached);
+
+/*
+ * Secondary indexes in the control plane (api_index.c).  Each returns 0,
+ * or -1 with the call's error answer set.
+ *   rn_index_req_create: CreateTable's GlobalSecondaryIndexes and
+ *     LocalSecondaryIndexes (either may be NULL) into desc, which holds
+ *     the table's KeySchema, AttributeDefinitions and BillingMode; also
+ *     checks that every attribute definition is used by some key.
+ *   rn_index_req_update: UpdateTable's GlobalSecondaryIndexUpdates into
+ *     desc (a copy of t's), with the request's AttributeDefinitions.
+ * rn_index_describe adds t's index descriptions to a DescribeTable
+ * object o.
+ */
+int rn_index_req_create(rn_call *c, const cJSON *gsi, const cJSON *lsi,
+    cJSON *desc);
+int rn_index_req_update(rn_call *c, const cJSON *req, const cJSON *updates,
+    const rn_table *t, cJSON *desc);
+void rn_index_describe(rn_node *n, const rn_table *t, const char *table_arn,
+    cJSON *o);
 
 /* Control-plane and data-plane handlers. */
 void rn_op_create_table(rn_call *c, cJSON *req);

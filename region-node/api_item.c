@@ -25,6 +25,7 @@
  */
 #include "api_write.h"
 #include "derived.h"
+#include "index.h"
 #include "items.h"
 #include "legacy.h"
 
@@ -219,6 +220,11 @@ gt_err rn_item_plan_make(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 		break;
 	default: /* DELETE, CHECK, GET */
 		break;
+	}
+	if (p->new_item != NULL && op->t->nindexes > 0 &&
+	    rn_index_validate(op->t, p->new_item, p->msg) != GT_OK) {
+		p->status = RN_PLAN_INVALID;
+		return GT_OK;
 	}
 	if (p->new_item != NULL && p->new_borrowed && op->item_json != NULL) {
 		p->new_body = op->item_json;

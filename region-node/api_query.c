@@ -12,6 +12,7 @@
  */
 #include "api_int.h"
 #include "expr.h"
+#include "index.h"
 #include "legacy.h"
 
 #include <stdio.h>
@@ -121,6 +122,14 @@ static int krange_first(const krange *r, MDB_cursor *cur, MDB_val *k,
 /* The shared state of a Query or Scan. */
 typedef struct qscan {
 	rn_table *t;
+	/* IndexName: the index, and the key layout walked (the index's, or
+	 * the table's without one). */
+	const rn_index *ix;
+	const rn_table *kt;
+	int ix_fetch_all;      /* an LSI read with ALL_ATTRIBUTES */
+	gt_buf esk_ik;         /* index ExclusiveStartKey: its index key */
+	gt_buf esk_base;       /* ... and its item key */
+	int has_esk_base;
 	rn_expr_ctx *ex;
 	cJSON *names, *values;
 	const rn_expr_proj *proj;
@@ -134,6 +143,8 @@ typedef struct qscan {
 
 static void qscan_free(qscan *q)
 {
+	gt_buf_free(&q->esk_ik);
+	gt_buf_free(&q->esk_base);
 	rn_table_unref(q->t);
 	rn_expr_ctx_free(q->ex);
 	cJSON_Delete(q->names);
@@ -173,12 +184,36 @@ static int qscan_parse(rn_call *c, const char *op, cJSON *req, qscan *q)
 	    rn_req_obj(c, req, "ExpressionAttributeNames",
 	    "expressionAttributeNames", 0, &q->names) != 0 ||
 	    rn_req_obj(c, req, "ExpressionAttributeValues",
-	    "expressionAttributeValues", 0, &q->values) != 0)
+	    "expressionAttributeValues", 0, &q->values) != 0) {
+		q->names = q->values = NULL; /* still the request's */
 		return -1;
+	}
+	/* Owned from here on: qscan_free releases them on every path. */
+	if (q->names != NULL)
+		cJSON_DetachItemViaPointer(req, q->names);
+	if (q->values != NULL)
+		cJSON_DetachItemViaPointer(req, q->values);
+	q->kt = q->t;
 	if (index != NULL) {
-		rn_call_error(c, 400, RN_E_VALIDATION, "The table does not "
-		    "have the specified index: %s", index);
-		return -1;
+		q->ix = rn_index_find(q->t, index);
+		if (q->ix == NULL) {
+			rn_call_error(c, 400, RN_E_VALIDATION, "The table does "
+			    "not have the specified index: %s", index);
+			return -1;
+		}
+		if (q->ix->backfilling) {
+			rn_call_error(c, 400, RN_E_VALIDATION, "Cannot read "
+			    "from backfilling global secondary index: %s",
+			    index);
+			return -1;
+		}
+		if (consistent && !q->ix->local) {
+			rn_call_error(c, 400, RN_E_VALIDATION, "Consistent "
+			    "reads are not supported on global secondary "
+			    "indexes");
+			return -1;
+		}
+		q->kt = q->ix->kt;
 	}
 	if (select != NULL) {
 		if (strcmp(select, "COUNT") == 0) {
@@ -192,11 +227,27 @@ static int qscan_parse(rn_call *c, const char *op, cJSON *req, qscan *q)
 			}
 		} else if (strcmp(select, "ALL_ATTRIBUTES") == 0 ||
 		    strcmp(select, "ALL_PROJECTED_ATTRIBUTES") == 0) {
-			if (strcmp(select, "ALL_PROJECTED_ATTRIBUTES") == 0) {
+			if (strcmp(select, "ALL_PROJECTED_ATTRIBUTES") == 0 &&
+			    q->ix == NULL) {
 				rn_call_error(c, 400, RN_E_VALIDATION,
 				    "ALL_PROJECTED_ATTRIBUTES can be used only "
 				    "when Querying using an IndexName");
 				return -1;
+			}
+			if (strcmp(select, "ALL_ATTRIBUTES") == 0 &&
+			    q->ix != NULL && q->ix->proj != RN_PROJ_ALL) {
+				if (!q->ix->local) {
+					rn_call_error(c, 400, RN_E_VALIDATION,
+					    "One or more parameter values were "
+					    "invalid: Select type ALL_ATTRIBUTES "
+					    "is not supported for global "
+					    "secondary index %s because its "
+					    "projection type is not ALL",
+					    q->ix->kt->name);
+					return -1;
+				}
+				/* A local index reads the item itself. */
+				q->ix_fetch_all = 1;
 			}
 			if (ptext != NULL) {
 				rn_call_error(c, 400, RN_E_VALIDATION, "Cannot "
@@ -214,10 +265,6 @@ static int qscan_parse(rn_call *c, const char *op, cJSON *req, qscan *q)
 			return -1;
 		}
 	}
-	if (q->names != NULL)
-		cJSON_DetachItemViaPointer(req, q->names);
-	if (q->values != NULL)
-		cJSON_DetachItemViaPointer(req, q->values);
 	err = rn_expr_ctx_new(q->names, q->values, &q->ex, msg);
 	if (err == GT_OK && ptext != NULL)
 		err = rn_expr_parse_projection(q->ex, ptext, &q->proj, msg);
@@ -231,10 +278,12 @@ static int qscan_parse(rn_call *c, const char *op, cJSON *req, qscan *q)
 	return 0;
 }
 
-/* Turns ExclusiveStartKey into an encoded key. */
-static int start_key(rn_call *c, cJSON *req, const rn_table *t, gt_buf *out,
+/* Turns ExclusiveStartKey into an encoded key: of the table, or for an
+ * index read the index key, with the item key kept in q->esk_base. */
+static int start_key(rn_call *c, cJSON *req, qscan *q, gt_buf *out,
     int *present)
 {
+	const rn_table *t = q->t;
 	cJSON *esk = NULL;
 	char msg[RN_MSG_MAX];
 	gt_err err;
@@ -246,8 +295,16 @@ static int start_key(rn_call *c, cJSON *req, const rn_table *t, gt_buf *out,
 	if (esk == NULL)
 		return 0;
 	err = rn_item_validate(esk, msg);
-	if (err == GT_OK)
+	if (err == GT_OK && q->ix == NULL)
 		err = rn_table_key_encode(t, esk, 1, out, msg);
+	if (err == GT_OK && q->ix != NULL) {
+		err = rn_table_key_encode(q->kt, esk, 0, out, msg);
+		if (err == GT_OK)
+			err = rn_table_key_encode(t, esk, 0, &q->esk_base, msg);
+		if (err == GT_OK)
+			gt_buf_append(&q->esk_ik, out->data, out->len);
+		q->has_esk_base = err == GT_OK;
+	}
 	if (err != GT_OK) {
 		if (err == GT_EINVAL)
 			rn_call_error(c, 400, RN_E_VALIDATION, "The provided "
@@ -264,8 +321,31 @@ static int start_key(rn_call *c, cJSON *req, const rn_table *t, gt_buf *out,
  * Walks the range and writes the answer.  Tombstones are invisible: they
  * are not counted and do not end a page.
  */
+/* Does an index read return the index's projection (not the item)? */
+static int ix_projects(const qscan *q)
+{
+	return q->ix != NULL && q->ix->proj != RN_PROJ_ALL &&
+	    !q->ix_fetch_all;
+}
+
+/* Is the index entry (k, v) at or before ExclusiveStartKey's item, among
+ * the entries that share its index key? */
+static int index_before_start(const qscan *q, const MDB_val *k,
+    const MDB_val *v)
+{
+	int c;
+
+	if (bytes_cmp(k->mv_data, k->mv_size, q->esk_ik.data,
+	    q->esk_ik.len) != 0)
+		return 0;
+	c = bytes_cmp(v->mv_data, v->mv_size, q->esk_base.data,
+	    q->esk_base.len);
+	return q->forward ? c <= 0 : c >= 0;
+}
+
 static void qscan_run(rn_call *c, qscan *q)
 {
+	const rn_dbs *dbs = rn_store_dbs(c->node->store);
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -281,18 +361,22 @@ static void qscan_run(rn_call *c, qscan *q)
 		rn_call_fail_err(c, err, "");
 		return;
 	}
-	rc = mdb_cursor_open(txn, rn_store_dbs(c->node->store)->items, &cur);
+	rc = mdb_cursor_open(txn, q->ix ? dbs->index : dbs->items, &cur);
 	if (rc != MDB_SUCCESS) {
 		rn_call_fail_err(c, rn_mdb_err(rc), "");
 		goto out;
 	}
 	gt_buf_reset(out);
 	gt_buf_puts(out, q->count_only ? "{" : "{\"Items\":[");
-	for (rc = krange_first(&q->range, cur, &k, &v, q->forward);
-	    rc == MDB_SUCCESS;
+	rc = krange_first(&q->range, cur, &k, &v, q->forward);
+	/* Walking an index backwards starts at the last item of a key. */
+	if (rc == MDB_SUCCESS && q->ix != NULL && !q->forward)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+	for (; rc == MDB_SUCCESS;
 	    rc = mdb_cursor_get(cur, &k, &v, q->forward ? MDB_NEXT : MDB_PREV)) {
 		rn_itemrec ir;
 		cJSON *item = NULL;
+		MDB_val iv;
 		int past, keep = 1;
 
 		if (!krange_has(&q->range, &k, q->forward, &past)) {
@@ -300,7 +384,22 @@ static void qscan_run(rn_call *c, qscan *q)
 				break;
 			continue;
 		}
-		if (rn_itemrec_decode(v.mv_data, v.mv_size, &ir) != GT_OK) {
+		if (q->ix != NULL) {
+			/* An index entry: skip what a page before returned,
+			 * then read the item it points to. */
+			if (q->has_esk_base && index_before_start(q, &k, &v))
+				continue;
+			rc = mdb_get(txn, dbs->items, &v, &iv);
+			if (rc == MDB_NOTFOUND) {
+				rc = MDB_SUCCESS;
+				continue;
+			}
+			if (rc != MDB_SUCCESS)
+				break;
+		} else {
+			iv = v;
+		}
+		if (rn_itemrec_decode(iv.mv_data, iv.mv_size, &ir) != GT_OK) {
 			err = GT_ECORRUPT;
 			break;
 		}
@@ -313,7 +412,8 @@ static void qscan_run(rn_call *c, qscan *q)
 			more = 1;
 			break;
 		}
-		if (q->filter != NULL || q->proj != NULL || q->exact_kc) {
+		if (q->filter != NULL || q->proj != NULL || q->exact_kc ||
+		    ix_projects(q)) {
 			item = cJSON_ParseWithLength(ir.body, ir.body_len);
 			if (item == NULL) {
 				err = GT_ECORRUPT;
@@ -330,6 +430,16 @@ static void qscan_run(rn_call *c, qscan *q)
 		 * keys are stored shortened. */
 		gt_buf_reset(&last);
 		gt_buf_append(&last, ir.body, ir.body_len);
+		if (ix_projects(q)) {
+			/* An index holds only its projection. */
+			cJSON *pi = rn_index_project(q->t, q->ix, item);
+			cJSON_Delete(item);
+			item = pi;
+			if (item == NULL) {
+				err = GT_ENOMEM;
+				break;
+			}
+		}
 		if (q->filter != NULL) {
 			char msg[RN_MSG_MAX];
 			err = rn_expr_eval(q->filter, item, &keep, msg);
@@ -351,6 +461,8 @@ static void qscan_run(rn_call *c, qscan *q)
 					}
 					rn_buf_json(out, p);
 					cJSON_Delete(p);
+				} else if (item != NULL && ix_projects(q)) {
+					rn_buf_json(out, item);
 				} else {
 					gt_buf_append(out, ir.body,
 					    ir.body_len);
@@ -376,7 +488,9 @@ static void qscan_run(rn_call *c, qscan *q)
 	    scanned);
 	if (more && last.len) {
 		cJSON *it = cJSON_ParseWithLength(last.data, last.len);
-		cJSON *lek = it ? rn_table_key_extract(q->t, it) : NULL;
+		cJSON *lek = it == NULL ? NULL : q->ix != NULL ?
+		    rn_index_key_extract(q->t, q->ix, it) :
+		    rn_table_key_extract(q->t, it);
 		cJSON_Delete(it);
 		if (lek == NULL) {
 			rn_call_fail_err(c, GT_ECORRUPT, "Internal server "
@@ -401,7 +515,7 @@ out:
 static int sk_encode(rn_call *c, qscan *q, const rn_keycond *kc,
     const cJSON *av, int upper, gt_buf *out)
 {
-	const rn_table *t = q->t;
+	const rn_table *t = q->kt;
 	char msg[RN_MSG_MAX];
 	int inexact = 0;
 	gt_err err;
@@ -425,7 +539,7 @@ static int sk_encode(rn_call *c, qscan *q, const rn_keycond *kc,
 /* Builds the key range of a resolved key condition. */
 static int query_range(rn_call *c, qscan *q, const rn_keycond *kc)
 {
-	const rn_table *t = q->t;
+	const rn_table *t = q->kt;
 	krange *r = &q->range;
 	cJSON *pk;
 	char msg[RN_MSG_MAX];
@@ -513,9 +627,12 @@ static int query_range(rn_call *c, qscan *q, const rn_keycond *kc)
 	return gt_buf_ok(&r->lo) && gt_buf_ok(&r->hi) ? 0 : -1;
 }
 
-/* Narrows the range to what follows ExclusiveStartKey in walk order. */
-static void range_after(krange *r, const gt_buf *esk, int forward)
+/* Narrows the range to what follows ExclusiveStartKey in walk order.  In
+ * an index, items sharing the start's index key may still follow it: the
+ * key stays in range and the walk skips up to the start's item key. */
+static void range_after(qscan *q, const gt_buf *esk, int forward)
 {
+	krange *r = &q->range;
 	gt_buf *b = forward ? &r->lo : &r->hi;
 	int *incl = forward ? &r->lo_incl : &r->hi_incl;
 	int c = b->len ? bytes_cmp(esk->data, esk->len, b->data, b->len) : 0;
@@ -523,7 +640,7 @@ static void range_after(krange *r, const gt_buf *esk, int forward)
 	if (b->len == 0 || (forward ? c >= 0 : c <= 0)) {
 		gt_buf_reset(b);
 		gt_buf_append(b, esk->data, esk->len);
-		*incl = 0;
+		*incl = q->ix != NULL;
 	}
 }
 
@@ -548,8 +665,9 @@ void rn_op_query(rn_call *c, cJSON *req)
 		    "specified in the request.");
 		goto out;
 	}
-	err = rn_expr_parse_keycond(q.ex, kce, q.t->hash.name,
-	    q.t->range.type != RN_AV_NONE ? q.t->range.name : NULL, &kc, msg);
+	err = rn_expr_parse_keycond(q.ex, kce, q.kt->hash.name,
+	    q.kt->range.type != RN_AV_NONE ? q.kt->range.name : NULL, &kc,
+	    msg);
 	if (err == GT_OK)
 		err = rn_expr_ctx_check_unused(q.ex, msg);
 	if (err != GT_OK) {
@@ -557,7 +675,7 @@ void rn_op_query(rn_call *c, cJSON *req)
 		goto out;
 	}
 	if (q.filter != NULL) {
-		const char *kn[2] = {q.t->hash.name, q.t->range.name};
+		const char *kn[2] = {q.kt->hash.name, q.kt->range.name};
 		for (int i = 0; i < 2; i++) {
 			if (kn[i][0] == '\0' ||
 			    !rn_expr_cond_refers(q.filter, kn[i]))
@@ -569,10 +687,10 @@ void rn_op_query(rn_call *c, cJSON *req)
 		}
 	}
 	if (query_range(c, &q, &kc) != 0 ||
-	    start_key(c, req, q.t, &esk, &has_esk) != 0)
+	    start_key(c, req, &q, &esk, &has_esk) != 0)
 		goto out;
 	if (has_esk)
-		range_after(&q.range, &esk, q.forward);
+		range_after(&q, &esk, q.forward);
 	qscan_run(c, &q);
 out:
 	gt_buf_free(&esk);
@@ -625,26 +743,26 @@ void rn_op_scan(rn_call *c, cJSON *req)
 		rn_call_fail_err(c, err, msg);
 		goto out;
 	}
-	gt_buf_put_u32be(&q.range.prefix, q.t->id);
+	gt_buf_put_u32be(&q.range.prefix, q.kt->id);
 	if (seg >= 0) {
 		/* Segment i covers hashes [i*2^32/T, (i+1)*2^32/T). */
 		uint64_t lo = ((uint64_t)seg << 32) / (uint64_t)total;
 		uint64_t hi = ((uint64_t)(seg + 1) << 32) / (uint64_t)total;
-		gt_buf_put_u32be(&q.range.lo, q.t->id);
+		gt_buf_put_u32be(&q.range.lo, q.kt->id);
 		gt_buf_put_u32be(&q.range.lo, (uint32_t)lo);
 		q.range.lo_incl = 1;
 		if (hi <= UINT32_MAX) {
-			gt_buf_put_u32be(&q.range.hi, q.t->id);
+			gt_buf_put_u32be(&q.range.hi, q.kt->id);
 			gt_buf_put_u32be(&q.range.hi, (uint32_t)hi);
 			q.range.hi_incl = 0;
 		}
 		if (lo == hi)
 			q.range.hi_incl = 0; /* an empty segment */
 	}
-	if (start_key(c, req, q.t, &esk, &has_esk) != 0)
+	if (start_key(c, req, &q, &esk, &has_esk) != 0)
 		goto out;
 	if (has_esk)
-		range_after(&q.range, &esk, 1);
+		range_after(&q, &esk, 1);
 	qscan_run(c, &q);
 out:
 	gt_buf_free(&esk);

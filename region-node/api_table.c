@@ -73,6 +73,7 @@ cJSON *rn_table_describe(rn_node *n, const rn_table *t, const char *status)
 	snprintf(arn, sizeof(arn), "arn:aws:dynamodb:%s:%s:table/%s",
 	    n->region, n->account, t->name);
 	cJSON_AddStringToObject(o, "TableArn", arn);
+	rn_index_describe(n, t, arn, o);
 	/* A stable id derived from the table's internal id and creation. */
 	snprintf(id, sizeof(id), "%08x-%04x-4%03x-8%03x-%012llx", t->id,
 	    (unsigned)(t->created_ms >> 32) & 0xffffu,
@@ -363,7 +364,7 @@ static gt_err table_put_desc(MDB_txn *txn, const rn_dbs *dbs,
 	return rn_mdb_err(rc);
 }
 
-static gt_err next_table_id(MDB_txn *txn, const rn_dbs *dbs, uint32_t *out)
+gt_err rn_table_id_next(MDB_txn *txn, const rn_dbs *dbs, uint32_t *out)
 {
 	static const char key[] = "next_table_id";
 	MDB_val k = {sizeof(key) - 1, (void *)(uintptr_t)key}, v;
@@ -485,7 +486,7 @@ gt_err rn_table_create_txn(rn_node *n, MDB_txn *txn, const cJSON *desc,
 		return GT_EEXIST;
 	if (rc != MDB_NOTFOUND)
 		return rn_mdb_err(rc);
-	err = next_table_id(txn, dbs, &id);
+	err = rn_table_id_next(txn, dbs, &id);
 	if (err != GT_OK)
 		return err;
 	return table_store_txn(n, txn, NULL, desc, id, log_op, from, out);
@@ -530,7 +531,8 @@ static void create_done(rn_write *w, gt_err commit_err)
 }
 
 /* Checks KeySchema against AttributeDefinitions. */
-static int keys_parse(rn_call *c, const cJSON *ks, const cJSON *ad)
+static int keys_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
+    int has_indexes)
 {
 	const cJSON *e, *a;
 	int n = 0, nad = 0;
@@ -626,7 +628,9 @@ static int keys_parse(rn_call *c, const cJSON *ks, const cJSON *ad)
 		}
 		n++;
 	}
-	if (nad != n) {
+	/* With indexes, rn_index_req_create checks that every definition
+	 * is used by some key. */
+	if (nad != n && !has_indexes) {
 		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
 		    "values were invalid: Number of attributes in KeySchema "
 		    "does not exactly match number of attributes defined in "
@@ -657,14 +661,8 @@ void rn_op_create_table(rn_call *c, cJSON *req)
 	    rn_req_str(c, req, "TableClass", "tableClass", 0, &tc) != 0 ||
 	    rn_req_bool(c, req, "DeletionProtectionEnabled", &dp) != 0)
 		goto fail;
-	if (keys_parse(c, ks, ad) != 0)
+	if (keys_parse(c, ks, ad, gsi != NULL || lsi != NULL) != 0)
 		goto fail;
-	if (gsi != NULL || lsi != NULL) {
-		rn_call_error(c, 400, RN_E_VALIDATION, "One or more parameter "
-		    "values were invalid: secondary indexes are not supported "
-		    "by this version of Meridian");
-		goto fail;
-	}
 	st = calloc(1, sizeof(*st));
 	if (st == NULL || (st->desc = cJSON_CreateObject()) == NULL) {
 		rn_call_error(c, 500, RN_E_INTERNAL, "Internal server error");
@@ -678,6 +676,9 @@ void rn_op_create_table(rn_call *c, cJSON *req)
 	cJSON_AddNumberToObject(st->desc, "CreationDateTime", (double)now);
 	if (billing_parse(c, req, "PROVISIONED", st->desc) != 0 ||
 	    stream_parse(c, req, st->desc, now, 0) != 0)
+		goto fail;
+	if ((gsi != NULL || lsi != NULL) &&
+	    rn_index_req_create(c, gsi, lsi, st->desc) != 0)
 		goto fail;
 	if (tc != NULL)
 		cJSON_AddStringToObject(st->desc, "TableClass", tc);
@@ -1129,7 +1130,6 @@ fail:
 
 void rn_op_update_table(rn_call *c, cJSON *req)
 {
-	static const char *const unsupported[] = {"GlobalSecondaryIndexUpdates"};
 	table_state *st = NULL;
 	rn_table *t = NULL;
 	cJSON *desc = NULL, *x;
@@ -1147,15 +1147,6 @@ void rn_op_update_table(rn_call *c, cJSON *req)
 		if (ru != NULL) {
 			update_replicas(c, req, ru, t);
 			return;
-		}
-	}
-	for (size_t i = 0; i < GT_ARRAY_LEN(unsupported); i++) {
-		if (cJSON_GetObjectItemCaseSensitive(req, unsupported[i])) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "One or more "
-			    "parameter values were invalid: %s is not "
-			    "supported by this version of Meridian",
-			    unsupported[i]);
-			goto fail;
 		}
 	}
 	desc = cJSON_Duplicate(t->desc, 1);
@@ -1187,6 +1178,17 @@ void rn_op_update_table(rn_call *c, cJSON *req)
 		if (stream_parse(c, req, desc, now, 1) != 0)
 			goto fail;
 		any = 1;
+	}
+	{
+		cJSON *gu = NULL;
+		if (rn_req_arr(c, req, "GlobalSecondaryIndexUpdates",
+		    "globalSecondaryIndexUpdates", 0, &gu) != 0)
+			goto fail;
+		if (gu != NULL) {
+			if (rn_index_req_update(c, req, gu, t, desc) != 0)
+				goto fail;
+			any = 1;
+		}
 	}
 	if (rn_req_str(c, req, "TableClass", "tableClass", 0, &tc) != 0 ||
 	    rn_req_bool(c, req, "DeletionProtectionEnabled", &dp) != 0)

@@ -6,22 +6,22 @@
 
 #include <stdlib.h>
 
+#include "index.h"
+
 int rn_derived_any(const rn_table *t)
 {
-	return t->ttl_enabled;
+	return t->ttl_enabled || t->nindexes > 0;
 }
 
 gt_err rn_derived_item(rn_node *n, MDB_txn *txn, const rn_table *t,
     const void *key, size_t key_len, const cJSON *old, const cJSON *new_)
 {
-	(void)n;
-	(void)txn;
-	(void)t;
-	(void)key;
-	(void)key_len;
-	(void)old;
-	(void)new_;
-	return GT_OK;
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	gt_err err = GT_OK;
+
+	if (t->nindexes > 0)
+		err = rn_index_item(txn, dbs, t, key, key_len, old, new_);
+	return err;
 }
 
 gt_err rn_derived_item_text(rn_node *n, MDB_txn *txn, const rn_table *t,
@@ -54,9 +54,9 @@ gt_err rn_derived_item_text(rn_node *n, MDB_txn *txn, const rn_table *t,
 gt_err rn_derived_table(rn_node *n, MDB_txn *txn, const rn_table *old,
     rn_table *new_)
 {
-	(void)n;
-	(void)txn;
-	(void)old;
-	(void)new_;
-	return GT_OK;
+	const rn_dbs *dbs = rn_store_dbs(n->store);
+	gt_err err;
+
+	err = rn_index_table(txn, dbs, old, new_);
+	return err;
 }

@@ -10,6 +10,7 @@
 #include "backfill.h"
 #include "cluster.h"
 #include "httpc.h"
+#include "index.h"
 #include "items.h"
 #include "replica.h"
 
@@ -303,6 +304,47 @@ static void http_admin_conflicts_cb(nng_aio *aio)
 	rn_store_read_end(txn);
 	rn_table_unref(t);
 	cJSON_Delete(req);
+	http_reply_buf(aio, 200, "application/json", &b);
+}
+
+/* POST /admin/index-check {"TableName"}: rebuilds every index of the
+ * table from its items and compares with what is stored. */
+static void http_admin_index_check_cb(nng_aio *aio)
+{
+	nng_http_handler *hd = nng_aio_get_input(aio, 1);
+	rn_http *http = nng_http_handler_get_data(hd);
+	rn_node *n = http->node;
+	cJSON *req = http_admin_body(aio);
+	const cJSON *tn = cJSON_GetObjectItemCaseSensitive(req, "TableName");
+	uint64_t entries = 0, missing = 0, extra = 0;
+	gt_buf b = GT_BUF_INIT;
+	MDB_txn *txn = NULL;
+	rn_table *t;
+	gt_err err;
+
+	t = cJSON_IsString(tn) ? rn_catalog_get(&n->catalog, tn->valuestring)
+	    : NULL;
+	cJSON_Delete(req);
+	if (t == NULL) {
+		http_admin_error(aio, 404, "no such table");
+		return;
+	}
+	err = rn_store_read_begin(n->store, &txn);
+	if (err == GT_OK) {
+		err = rn_index_check(txn, rn_store_dbs(n->store), t, &entries,
+		    &missing, &extra);
+		rn_store_read_end(txn);
+	}
+	if (err != GT_OK) {
+		rn_table_unref(t);
+		http_admin_error(aio, 500, gt_strerror(err));
+		return;
+	}
+	gt_buf_printf(&b, "{\"Indexes\":%zu,\"Backfilling\":%d,"
+	    "\"Entries\":%llu,\"Missing\":%llu,\"Extra\":%llu}\n",
+	    t->nindexes, rn_table_backfilling(t), (unsigned long long)entries,
+	    (unsigned long long)missing, (unsigned long long)extra);
+	rn_table_unref(t);
 	http_reply_buf(aio, 200, "application/json", &b);
 }
 
@@ -839,6 +881,7 @@ static const struct http_route {
     {"/admin/replication", "GET", http_admin_replication_cb, 0},
     {"/admin/conflicts", "POST", http_admin_conflicts_cb, 1},
     {"/admin/item", "POST", http_admin_item_cb, 1},
+    {"/admin/index-check", "POST", http_admin_index_check_cb, 1},
     {"/admin/digest", "POST", http_admin_digest_cb, 1},
     {"/admin/cluster", "GET", http_admin_cluster_cb, 0},
     {"/admin/cluster", "POST", http_admin_cluster_cb, 1},

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "http.h"
 #include "httpc.h"
+#include "index.h"
 #include "repl_node.h"
 
 static void members_hook(void *arg, const topo_members *m)
@@ -246,6 +247,7 @@ int main(int argc, char **argv)
 	rn_node node;
 	rn_http *http = NULL;
 	repl_node *repl = NULL;
+	rn_index_worker *ixw = NULL;
 	node_ext ext_state = {NULL, NULL, NULL};
 	rn_store_opts so;
 	struct sigaction sa;
@@ -306,10 +308,19 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	e = rn_index_worker_start(&node, &ixw);
+	if (e != GT_OK) {
+		fprintf(stderr, "region-node: cannot start the index worker: "
+		    "%s\n", gt_strerror(e));
+		repl_node_stop(repl);
+		rn_node_close(&node);
+		return 1;
+	}
 	e = rn_http_start(&node, cfg.host, (uint16_t)cfg.port, &http);
 	if (e != GT_OK) {
 		fprintf(stderr, "region-node: cannot listen on %s:%u: %s\n",
 		    cfg.host, cfg.port, gt_strerror(e));
+		rn_index_worker_stop(ixw);
 		repl_node_stop(repl);
 		rn_node_close(&node);
 		return 1;
@@ -326,6 +337,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "region-node: cannot start the backfill "
 			    "worker\n");
 			rn_http_stop(http);
+			rn_index_worker_stop(ixw);
 			repl_node_stop(repl);
 			rn_node_close(&node);
 			return 1;
@@ -367,6 +379,7 @@ int main(int argc, char **argv)
 	rn_cluster_set_hook(&node, NULL, NULL);
 	rn_backfiller_stop(ext_state.backfill);
 	node.backfill_kick = NULL;
+	rn_index_worker_stop(ixw);
 	repl_node_stop(repl);
 	rn_node_close(&node);
 	GT_LOG(GT_LOG_INFO, "node", "event=stopped");

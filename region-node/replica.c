@@ -24,6 +24,7 @@
 #include "api_int.h"
 #include "cluster.h"
 #include "derived.h"
+#include "index.h"
 #include "items.h"
 
 /* --------------------------------------------------------------- cursors */
@@ -396,6 +397,56 @@ static gt_err backfill_job_put(rn_node *n, MDB_txn *txn, const char *table,
 	return err;
 }
 
+/*
+ * Table settings (UpdateTable, UpdateTimeToLive) travel in TABLE_UPDATE
+ * records too, stamped with "SettingsStamp" {"Hlc", "Origin"}: the newest
+ * stamp wins, whatever the replica set does.
+ */
+static const char *const settings_members[] = {
+	"AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
+	"LastUpdateToPayPerRequestDateTime", "StreamSpecification",
+	"StreamLabel", "TableClass", "DeletionProtectionEnabled",
+	"GlobalSecondaryIndexes", "TimeToLiveSpecification", "SettingsStamp"
+};
+
+static int settings_cmp(const cJSON *a, const cJSON *b)
+{
+	const cJSON *sa = cJSON_GetObjectItemCaseSensitive(a, "SettingsStamp");
+	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(b, "SettingsStamp");
+	const cJSON *ha = cJSON_GetObjectItemCaseSensitive(sa, "Hlc");
+	const cJSON *hb = cJSON_GetObjectItemCaseSensitive(sb, "Hlc");
+	const cJSON *oa = cJSON_GetObjectItemCaseSensitive(sa, "Origin");
+	const cJSON *ob = cJSON_GetObjectItemCaseSensitive(sb, "Origin");
+	unsigned long long x = cJSON_IsString(ha) ?
+	    strtoull(ha->valuestring, NULL, 10) : 0;
+	unsigned long long y = cJSON_IsString(hb) ?
+	    strtoull(hb->valuestring, NULL, 10) : 0;
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return strcmp(cJSON_IsString(oa) ? oa->valuestring : "",
+	    cJSON_IsString(ob) ? ob->valuestring : "");
+}
+
+/* Replaces dst's settings by src's. */
+static gt_err settings_copy(cJSON *dst, const cJSON *src)
+{
+	for (size_t i = 0; i < GT_ARRAY_LEN(settings_members); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(src,
+		    settings_members[i]);
+		cJSON_DeleteItemFromObjectCaseSensitive(dst,
+		    settings_members[i]);
+		if (v == NULL)
+			continue;
+		v = cJSON_Duplicate(v, 1);
+		if (v == NULL)
+			return GT_ENOMEM;
+		cJSON_AddItemToObject(dst, settings_members[i], (cJSON *)(
+		    uintptr_t)v);
+	}
+	return GT_OK;
+}
+
 /* A TABLE_UPDATE: a new replica set, decided on by the topology core. */
 static gt_err apply_table_update(rn_node *n, MDB_txn *txn,
     const rn_logrec *r, cJSON *desc, rn_table *t, rn_apply_result *res)
@@ -405,6 +456,7 @@ static gt_err apply_table_update(rn_node *n, MDB_txn *txn,
 	topo_rset local, in;
 	topo_action act;
 	gt_err err = GT_OK;
+	int newer;
 
 	if (rn_desc_rset(desc, &in) != GT_OK)
 		return GT_ECORRUPT;
@@ -414,6 +466,31 @@ static gt_err apply_table_update(rn_node *n, MDB_txn *txn,
 	    n->region);
 	if (act == TOPO_UPDATE && t == NULL)
 		act = TOPO_IGNORE; /* not ours to hold: nothing to update */
+	newer = t != NULL && settings_cmp(desc, t->desc) > 0;
+	if (t != NULL && !newer && act != TOPO_IGNORE) {
+		/* The replica set moves on; the settings here are newer. */
+		err = settings_copy(desc, t->desc);
+		if (err != GT_OK)
+			return err;
+	}
+	if (act == TOPO_IGNORE && newer) {
+		/* Same replica set, newer settings. */
+		cJSON *merged = cJSON_Duplicate(t->desc, 1);
+		if (merged == NULL)
+			return GT_ENOMEM;
+		err = settings_copy(merged, desc);
+		if (err == GT_OK)
+			err = rn_table_replace_txn(n, txn, t, merged,
+			    RN_LOG_TABLE_UPDATE, r, &tmp);
+		cJSON_Delete(merged);
+		if (err == GT_OK) {
+			res->created[res->ncreated++] = tmp;
+			res->applied++;
+		} else {
+			rn_table_unref(tmp);
+		}
+		return err;
+	}
 	switch (act) {
 	case TOPO_IGNORE:
 		res->dropped++;
@@ -495,6 +572,8 @@ static gt_err apply_table_rec(rn_node *n, MDB_txn *txn, const rn_logrec *r,
 		cJSON_Delete(desc);
 		return GT_ECORRUPT;
 	}
+	/* Index ids and backfill state are the origin's own (index.h). */
+	rn_index_desc_strip(desc);
 	t = apply_table(n, res, nm->valuestring, strlen(nm->valuestring));
 	if (r->op == RN_LOG_TABLE_UPDATE) {
 		err = apply_table_update(n, txn, r, desc, t, res);

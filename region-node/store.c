@@ -246,6 +246,7 @@ typedef struct sync_write {
 	int done;
 	gt_err err;
 	rn_write_fn fn;
+	void (*after)(void *arg, gt_err commit_err);
 	void *arg;
 } sync_write;
 
@@ -265,6 +266,8 @@ static void sync_write_done(rn_write *w, gt_err commit_err)
 {
 	sync_write *sw = (sync_write *)w;
 
+	if (sw->after != NULL)
+		sw->after(sw->arg, commit_err);
 	pthread_mutex_lock(&sw->mu);
 	sw->err = commit_err != GT_OK ? commit_err : w->result;
 	sw->done = 1;
@@ -274,6 +277,12 @@ static void sync_write_done(rn_write *w, gt_err commit_err)
 
 gt_err rn_store_write_sync(rn_store *s, rn_write_fn fn, void *arg)
 {
+	return rn_store_write_sync_then(s, fn, arg, NULL);
+}
+
+gt_err rn_store_write_sync_then(rn_store *s, rn_write_fn fn, void *arg,
+    void (*after)(void *arg, gt_err commit_err))
+{
 	sync_write sw;
 	gt_err err;
 
@@ -282,6 +291,7 @@ gt_err rn_store_write_sync(rn_store *s, rn_write_fn fn, void *arg)
 	sw.w.done = sync_write_done;
 	sw.w.arg = &sw;
 	sw.fn = fn;
+	sw.after = after;
 	sw.arg = arg;
 	pthread_mutex_init(&sw.mu, NULL);
 	pthread_cond_init(&sw.cv, NULL);

@@ -136,6 +136,12 @@ gt_err rn_store_submit(rn_store *s, rn_write *w);
 /* Runs one write and waits for its commit: for start-up and admin paths. */
 gt_err rn_store_write_sync(rn_store *s, rn_write_fn fn, void *arg);
 
+/* As rn_store_write_sync, and then after(arg, commit_err) runs on the
+ * writer thread right after the commit (or abort), before any later
+ * write: the place to publish what the write made (a descriptor). */
+gt_err rn_store_write_sync_then(rn_store *s, rn_write_fn fn, void *arg,
+    void (*after)(void *arg, gt_err commit_err));
+
 /* ------------------------------------------------------------ change log */
 
 /* The next local log sequence number to assign; only on the writer thread. */

@@ -3,6 +3,8 @@
  */
 #include "table.h"
 
+#include "index.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,11 @@ gt_err rn_table_from_json(cJSON *desc, rn_table **out)
 			    strlen(an->valuestring) + 1);
 		}
 	}
+	err = rn_indexes_parse(desc, &t->indexes, &t->nindexes);
+	if (err != GT_OK) {
+		free(t);
+		return err;
+	}
 	t->desc = desc;
 	*out = t;
 	return GT_OK;
@@ -126,6 +133,7 @@ void rn_table_unref(rn_table *t)
 	if (t == NULL)
 		return;
 	if (atomic_fetch_sub(&t->refs, 1) == 1) {
+		rn_indexes_free(t->indexes, t->nindexes);
 		cJSON_Delete(t->desc);
 		free(t);
 	}

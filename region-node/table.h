@@ -56,6 +56,9 @@ typedef struct rn_table {
 	/* desc's "TimeToLiveSpecification", parsed once: */
 	int ttl_enabled;
 	char ttl_attr[RN_ATTR_NAME_MAX + 1];
+	/* Its secondary indexes (index.h), parsed once: */
+	struct rn_index *indexes;
+	size_t nindexes;
 } rn_table;
 
 /* Parses desc's "ReplicaSet".  Errors: GT_ENOTFOUND (none: a regional
