@@ -29,6 +29,27 @@
  * acknowledged write is either the final value of its key or superseded
  * by a larger stamp.
  *
+ * Secondary indexes.  The simulated table ("t", partition key "pk" S) has
+ * two global secondary indexes built by rn_table_from_json from a real
+ * descriptor: "by_g_n" (hash "g" S, range "n" N) and "by_n" (hash "n" N
+ * only), so both a composite and a hash-only index key are covered.  GSIs
+ * rather than an LSI because the sim's items are keyed by partition key
+ * alone (the replicated key is {"pk":...}), and an LSI needs a table sort
+ * key.  Every stored write id has a real item body, a pure function of the
+ * id: {"pk", "v": the id, "g": "a"|"b"|"c", "n": 0..9}, where "g" or "n"
+ * is sometimes missing, so both indexes are sparse.  It is that body which
+ * travels as the replicated image (each apply checks it byte for byte).
+ * Each region keeps its index entries, the pairs (rn_index_entry_key
+ * bytes, item key bytes from rn_table_key_encode), as a sorted set beside
+ * its store, durable like the store (a crash keeps it).  Every change of a
+ * stored item goes through store_set, which moves the item's entries from
+ * its old body to its new one with rn_index_entry_key exactly as
+ * rn_index_item does in the node's write transaction: local writes,
+ * replicated applies, backfill after RESYNC; tombstones hold no entries.
+ * After convergence the sim asserts, for every region, that this
+ * incrementally kept index equals a rebuild from the region's final store,
+ * and that all regions' indexes are equal (index.h rule 2).
+ *
  * Environment: MERIDIAN_SEED=N runs exactly seed N (and prints its trace
  * summary); MERIDIAN_SIM_SEEDS=K runs K seeds (default 1000) starting
  * from a seed derived from the time, printed first.  A failure prints the
@@ -43,9 +64,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "conflict.h"
 #include "gt.h"
+#include "index.h"
 #include "repl.h"
+#include "table.h"
 
 #define SIM_REGIONS_MAX 5
 #define SIM_KEYS 6
@@ -54,6 +79,10 @@
 #define SIM_WALL_BASE_MS UINT64_C(1700000000000)
 #define SIM_DRAIN_MAX_MS 120000u
 #define SIM_TABLE "t"
+#define SIM_NIX 2           /* secondary indexes of the table */
+#define SIM_IX_CAP (SIM_KEYS * SIM_NIX * 2) /* room for stale entries */
+#define SIM_IXKEY_MAX 64    /* index key bytes */
+#define SIM_TKEY_MAX 48     /* item key bytes */
 
 /* ------------------------------------------------------------ randomness */
 
@@ -114,6 +143,26 @@ typedef struct item {
 	int64_t val;      /* the write id whose body is stored */
 } item;
 
+/*
+ * One index entry, as the node's "index" database holds it: the index key
+ * (u32 index id | u32 h | enc(index keys)) and the item's key in the items
+ * database.  key and ix only name the entry in failure messages.
+ */
+typedef struct ixent {
+	uint8_t ik[SIM_IXKEY_MAX];
+	size_t ik_len;
+	uint8_t tk[SIM_TKEY_MAX];
+	size_t tk_len;
+	int key, ix;
+} ixent;
+
+/* A sorted set of entries, in LMDB's order (a duplicate-key database
+ * compares keys, then data, bytewise with the shorter first). */
+typedef struct simix {
+	ixent e[SIM_IX_CAP];
+	size_t n;
+} simix;
+
 typedef struct logrec {
 	uint64_t seq, hlc;
 	int key;
@@ -139,6 +188,7 @@ typedef struct region {
 	int64_t skew_ms;
 	/* durable */
 	item store[SIM_KEYS];
+	simix ix;                /* index entries, committed with store */
 	logrec *log;             /* own records, ascending seq */
 	size_t log_n, log_cap;
 	uint64_t last_seq;       /* last local log seq (own + replicated) */
@@ -209,9 +259,18 @@ typedef struct sim {
 	/* statistics */
 	uint64_t n_msgs, n_conflicts, n_resyncs, n_crashes, n_applied;
 	uint64_t n_stale_drop, n_auth_fail, n_events;
+	uint64_t n_ix_entries, n_ix_absent;
 } sim;
 
 static sim S;
+
+/* The simulated table, shared by every seed (built once in main). */
+static struct {
+	rn_table *t;
+	uint8_t tk[SIM_KEYS][SIM_TKEY_MAX]; /* each key's item key bytes */
+	size_t tk_len[SIM_KEYS];
+	gt_buf kb;                          /* scratch for entry keys */
+} T;
 
 /* ------------------------------------------------------------ event heap */
 
@@ -339,10 +398,76 @@ static void key_json(int key, char *buf, size_t cap)
 	snprintf(buf, cap, "{\"pk\":{\"S\":\"k%d\"}}", key);
 }
 
+/*
+ * The index attributes of write id val's body, mixed from the id so that
+ * successive writes to a key move it around the indexes: *g is 0..2
+ * ("a".."c") or -1 when missing (1 in 4), *n is 0..9 or -1 (1 in 6).
+ */
+static void item_attrs(int64_t val, int *g, int *n)
+{
+	uint64_t h = (uint64_t)val * UINT64_C(0x9e3779b97f4a7c15);
+
+	h = (h ^ (h >> 29)) * UINT64_C(0xbf58476d1ce4e5b9);
+	h ^= h >> 32;
+	*g = (int)(h % 4) - 1;
+	*n = (int)((h >> 8) % 12);
+	if (*n >= 10)
+		*n = -1;
+}
+
+/* Appends s at *p, advancing it. */
+static void put_str(char **p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+/* Appends the decimal form of v (>= 0) at *p, advancing it. */
+static void put_dec(char **p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (n > 0)
+		*(*p)++ = tmp[--n];
+}
+
+/*
+ * The body of write id val (>= 0) to key: the replicated image, and what
+ * the indexes are computed from.  Formatted by hand rather than with
+ * snprintf: it is built for every record sent and every index change, and
+ * the sim must stay fast.
+ */
 static void image_json(int key, int64_t val, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "{\"pk\":{\"S\":\"k%d\"},\"v\":{\"N\":\"%" PRId64
-	    "\"}}", key, val);
+	char *p = buf;
+	int g, n;
+
+	CHECK(cap >= 128 && key >= 0 && val >= 0, "image of key %d", key);
+	item_attrs(val, &g, &n);
+	put_str(&p, "{\"pk\":{\"S\":\"k");
+	put_dec(&p, (uint64_t)key);
+	put_str(&p, "\"},\"v\":{\"N\":\"");
+	put_dec(&p, (uint64_t)val);
+	put_str(&p, "\"}");
+	if (g >= 0) {
+		put_str(&p, ",\"g\":{\"S\":\"");
+		*p++ = (char)('a' + g);
+		put_str(&p, "\"}");
+	}
+	if (n >= 0) {
+		put_str(&p, ",\"n\":{\"N\":\"");
+		put_dec(&p, (uint64_t)n);
+		put_str(&p, "\"}");
+	}
+	put_str(&p, "}");
+	*p = '\0';
 }
 
 static int parse_key(const char *p, size_t n)
@@ -370,6 +495,241 @@ static int64_t parse_val(const char *p, size_t n)
 	CHECK(sscanf(buf, "{\"pk\":{\"S\":\"k%d\"},\"v\":{\"N\":\"%" SCNd64,
 	    &k, &v) == 2, "bad image %s", buf);
 	return v;
+}
+
+/* ---------------------------------------------------------------- indexes */
+
+/* The write id whose body is live under it, or -1: never written, or a
+ * tombstone.  A live item always has a body, a tombstone never. */
+static int64_t live_val(const item *it)
+{
+	if (!it->ver.exists)
+		return -1;
+	CHECK(it->ver.tombstone ? it->val == -1 : it->val >= 0,
+	    "stored value %" PRId64 " disagrees with tombstone %d", it->val,
+	    (int)it->ver.tombstone);
+	return it->ver.tombstone ? -1 : it->val;
+}
+
+/*
+ * The entries of key's item with body val (-1: not live) in each index:
+ * in[i] says whether it belongs in index i, e[i] is then its entry.  The
+ * membership rule is rn_index_entry_key's, as in the node.
+ */
+static void item_entries(int key, int64_t val, ixent e[SIM_NIX],
+    int in[SIM_NIX])
+{
+	cJSON *body = NULL;
+
+	if (val >= 0) {
+		char buf[128];
+
+		image_json(key, val, buf, sizeof(buf));
+		body = cJSON_Parse(buf);
+		CHECK(body != NULL, "body of key %d does not parse", key);
+	}
+	for (int i = 0; i < SIM_NIX; i++) {
+		gt_buf_reset(&T.kb);
+		in[i] = rn_index_entry_key(&T.t->indexes[i], body, &T.kb);
+		CHECK(in[i] >= 0, "rn_index_entry_key: out of memory");
+		if (!in[i])
+			continue;
+		CHECK(T.kb.len <= SIM_IXKEY_MAX, "index key of %zu bytes",
+		    T.kb.len);
+		memcpy(e[i].ik, T.kb.data, T.kb.len);
+		e[i].ik_len = T.kb.len;
+		memcpy(e[i].tk, T.tk[key], T.tk_len[key]);
+		e[i].tk_len = T.tk_len[key];
+		e[i].key = key;
+		e[i].ix = i;
+	}
+	cJSON_Delete(body);
+}
+
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b,
+    size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	if (c != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+static int ixent_cmp(const ixent *a, const ixent *b)
+{
+	int c = bytes_cmp(a->ik, a->ik_len, b->ik, b->ik_len);
+
+	return c != 0 ? c : bytes_cmp(a->tk, a->tk_len, b->tk, b->tk_len);
+}
+
+/* The position of the first entry of x not below e. */
+static size_t ix_lower(const simix *x, const ixent *e)
+{
+	size_t i = 0;
+
+	while (i < x->n && ixent_cmp(&x->e[i], e) < 0)
+		i++;
+	return i;
+}
+
+/* Adds e unless present (MDB_NODUPDATA: an existing entry stays). */
+static void ix_add(simix *x, const ixent *e)
+{
+	size_t i = ix_lower(x, e);
+
+	if (i < x->n && ixent_cmp(&x->e[i], e) == 0)
+		return;
+	CHECK(x->n < SIM_IX_CAP, "index holds %d entries for %d items in "
+	    "%d indexes: stale entries (adding one of k%d)", SIM_IX_CAP,
+	    SIM_KEYS, SIM_NIX, e->key);
+	memmove(&x->e[i + 1], &x->e[i], (x->n - i) * sizeof(x->e[0]));
+	x->e[i] = *e;
+	x->n++;
+}
+
+/* Removes e when present (mdb_del of a missing entry is no error). */
+static void ix_del(simix *x, const ixent *e)
+{
+	size_t i = ix_lower(x, e);
+
+	if (i == x->n || ixent_cmp(&x->e[i], e) != 0)
+		return;
+	memmove(&x->e[i], &x->e[i + 1], (x->n - i - 1) * sizeof(x->e[0]));
+	x->n--;
+}
+
+/*
+ * Moves key's entries from body old_val to body new_val (-1: not live),
+ * index by index as rn_index_item does: an entry that stays in place is
+ * left alone, otherwise the old one goes and the new one comes.  Equal
+ * bodies have equal entries, so then there is nothing to compute.
+ */
+static void index_move(simix *x, int key, int64_t old_val, int64_t new_val)
+{
+	ixent eo[SIM_NIX], en[SIM_NIX];
+	int io[SIM_NIX], in[SIM_NIX];
+
+	if (old_val == new_val)
+		return;
+	item_entries(key, old_val, eo, io);
+	item_entries(key, new_val, en, in);
+	for (int i = 0; i < SIM_NIX; i++) {
+		if (io[i] && in[i] && ixent_cmp(&eo[i], &en[i]) == 0)
+			continue;
+		if (io[i])
+			ix_del(x, &eo[i]);
+		if (in[i])
+			ix_add(x, &en[i]);
+	}
+}
+
+/*
+ * The one way a region's stored item changes: version and body together
+ * with its index entries, as the node does in one write transaction.
+ */
+static void store_set(int r, int key, const cf_version *ver, int64_t val)
+{
+	region *R = &S.r[r];
+	item *it = &R->store[key];
+	int64_t old_val = live_val(it);
+
+	it->ver = *ver;
+	it->val = val;
+	index_move(&R->ix, key, old_val, live_val(it));
+}
+
+/* Formats e for a failure message. */
+static const char *ixent_str(const simix *x, size_t i, char *buf,
+    size_t cap)
+{
+	const ixent *e;
+	size_t len;
+
+	if (i >= x->n)
+		return "(no entry)";
+	e = &x->e[i];
+	len = (size_t)snprintf(buf, cap, "%s key ",
+	    T.t->indexes[e->ix].kt->name);
+	for (size_t j = 0; j < e->ik_len && len + 3 < cap; j++)
+		len += (size_t)snprintf(buf + len, cap - len, "%02x", e->ik[j]);
+	if (len < cap)
+		snprintf(buf + len, cap - len, " -> k%d", e->key);
+	return buf;
+}
+
+/* Fails at the first entry where a (named an) and b (named bn) differ. */
+static void ix_expect_equal(const simix *a, const char *an, const simix *b,
+    const char *bn)
+{
+	size_t n = a->n > b->n ? a->n : b->n;
+
+	for (size_t i = 0; i < n; i++) {
+		char sa[256], sb[256];
+
+		if (i < a->n && i < b->n && ixent_cmp(&a->e[i], &b->e[i]) == 0)
+			continue;
+		fail("index entry %zu differs: %s has %s, %s has %s", i, an,
+		    ixent_str(a, i, sa, sizeof(sa)), bn,
+		    ixent_str(b, i, sb, sizeof(sb)));
+	}
+}
+
+/* Builds the simulated table from its descriptor, and the item keys. */
+static void table_setup(void)
+{
+	static const char desc_json[] =
+	    "{\"Id\":1,\"TableName\":\"" SIM_TABLE "\","
+	    "\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}],"
+	    "\"AttributeDefinitions\":["
+	    "{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},"
+	    "{\"AttributeName\":\"g\",\"AttributeType\":\"S\"},"
+	    "{\"AttributeName\":\"n\",\"AttributeType\":\"N\"}],"
+	    "\"GlobalSecondaryIndexes\":["
+	    "{\"IndexName\":\"by_g_n\",\"KeySchema\":["
+	    "{\"AttributeName\":\"g\",\"KeyType\":\"HASH\"},"
+	    "{\"AttributeName\":\"n\",\"KeyType\":\"RANGE\"}],"
+	    "\"Projection\":{\"ProjectionType\":\"ALL\"},\"Id\":2},"
+	    "{\"IndexName\":\"by_n\",\"KeySchema\":["
+	    "{\"AttributeName\":\"n\",\"KeyType\":\"HASH\"}],"
+	    "\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"},\"Id\":3}]}";
+	cJSON *desc = cJSON_Parse(desc_json);
+	char msg[RN_MSG_MAX];
+	gt_err err;
+
+	CHECK(desc != NULL, "table descriptor does not parse");
+	err = rn_table_from_json(desc, &T.t);
+	if (err != GT_OK) {
+		cJSON_Delete(desc);
+		fail("rn_table_from_json: %s", gt_strerror(err));
+	}
+	CHECK(T.t->nindexes == SIM_NIX && T.t->indexes[0].kt->id == 2 &&
+	    T.t->indexes[1].kt->id == 3 && !rn_table_backfilling(T.t) &&
+	    T.t->indexes[0].kt->range.type == RN_AV_N &&
+	    T.t->indexes[1].kt->range.type == RN_AV_NONE,
+	    "table indexes not as described");
+	for (int k = 0; k < SIM_KEYS; k++) {
+		char kbuf[64];
+		cJSON *key;
+
+		key_json(k, kbuf, sizeof(kbuf));
+		key = cJSON_Parse(kbuf);
+		CHECK(key != NULL, "key does not parse");
+		gt_buf_reset(&T.kb);
+		err = rn_table_key_encode(T.t, key, 1, &T.kb, msg);
+		cJSON_Delete(key);
+		CHECK(err == GT_OK && T.kb.len <= SIM_TKEY_MAX,
+		    "item key of k%d: %s", k, gt_strerror(err));
+		memcpy(T.tk[k], T.kb.data, T.kb.len);
+		T.tk_len[k] = T.kb.len;
+	}
+}
+
+static void table_free(void)
+{
+	rn_table_unref(T.t);
+	gt_buf_free(&T.kb);
+	memset(&T, 0, sizeof(T));
 }
 
 /* Runs retention at origin o: truncates its log and notes resyncs. */
@@ -762,7 +1122,7 @@ static void apply_version(int f, int key, const cf_version *in,
     int64_t val, int snapshot)
 {
 	region *F = &S.r[f];
-	item *it = &F->store[key];
+	const item *it = &F->store[key];
 	cf_decision d;
 	gt_err err;
 
@@ -773,7 +1133,7 @@ static void apply_version(int f, int key, const cf_version *in,
 	    cf_stamp_cmp(&it->ver.stamp, &in->stamp) == 0) {
 		CHECK(d.action == CF_DROP || d.action == CF_CONFLICT_KEEP,
 		    "snapshot of the same winner replaced it");
-		it->ver = d.store;
+		store_set(f, key, &d.store, it->val);
 		return;
 	}
 	CHECK(!d.anomaly, "clock anomaly on key %d", key);
@@ -782,11 +1142,10 @@ static void apply_version(int f, int key, const cf_version *in,
 		break;
 	case CF_TAKE:
 	case CF_CONFLICT_TAKE:
-		it->ver = d.store;
-		it->val = val;
+		store_set(f, key, &d.store, val);
 		break;
 	case CF_CONFLICT_KEEP:
-		it->ver = d.store;
+		store_set(f, key, &d.store, it->val);
 		break;
 	}
 	if (d.action == CF_CONFLICT_TAKE || d.action == CF_CONFLICT_KEEP)
@@ -816,6 +1175,7 @@ static void on_apply(const event *e)
 	/* One atomic step: records, then the cursor. */
 	while (repl_batch_next(&b, &rec)) {
 		cf_version v;
+		int64_t val;
 		int key;
 
 		if (rec.origin_seq <= F->cursor[o])
@@ -825,8 +1185,18 @@ static void on_apply(const event *e)
 		CHECK(cf_meta_decode(rec.meta, rec.meta_len, &v, NULL) ==
 		    GT_OK, "meta of a decoded batch");
 		key = parse_key(rec.key, rec.key_len);
-		apply_version(f, key, &v, rec.op == REPL_OP_PUT ?
-		    parse_val(rec.image, rec.image_len) : -1, 0);
+		val = -1;
+		if (rec.op == REPL_OP_PUT) {
+			char ibuf[128];
+
+			val = parse_val(rec.image, rec.image_len);
+			image_json(key, val, ibuf, sizeof(ibuf));
+			CHECK(rec.image_len == strlen(ibuf) &&
+			    memcmp(rec.image, ibuf, rec.image_len) == 0,
+			    "key %d: replicated image is not the body of "
+			    "write %" PRId64, key, val);
+		}
+		apply_version(f, key, &v, val, 0);
 		F->last_seq++; /* the replicated log record */
 		S.n_applied++;
 	}
@@ -876,7 +1246,7 @@ static void local_write(int r)
 	region *R = &S.r[r];
 	int key = (int)rng_range(0, SIM_KEYS - 1);
 	int del = rng_chance(200);
-	item *it = &R->store[key];
+	const item *it = &R->store[key];
 	cf_version nv;
 	logrec *L;
 	hist *H;
@@ -888,8 +1258,7 @@ static void local_write(int r)
 	CHECK(err == GT_OK, "cf_version_write: %s", gt_strerror(err));
 	R->last_seq = seq;
 	R->head_seq = seq;
-	it->ver = nv;
-	it->val = del ? -1 : S.next_val;
+	store_set(r, key, &nv, del ? -1 : S.next_val);
 	if (R->log_n == R->log_cap) {
 		R->log_cap = R->log_cap ? R->log_cap * 2 : 64;
 		R->log = realloc(R->log, R->log_cap * sizeof(*R->log));
@@ -1130,6 +1499,41 @@ static void check_final(void)
 	}
 }
 
+/*
+ * Every region's incrementally kept index equals a rebuild from its final
+ * store, and all regions' indexes are equal.  Also counts entries and
+ * live items an index leaves out, so a run shows the check is not empty.
+ */
+static void check_indexes(void)
+{
+	for (int r = 0; r < S.nreg; r++) {
+		simix rb;
+		char an[64], bn[64];
+
+		rb.n = 0;
+		for (int k = 0; k < SIM_KEYS; k++) {
+			int64_t val = live_val(&S.r[r].store[k]);
+			ixent e[SIM_NIX];
+			int in[SIM_NIX];
+
+			item_entries(k, val, e, in);
+			for (int i = 0; i < SIM_NIX; i++) {
+				if (in[i])
+					ix_add(&rb, &e[i]);
+				else if (r == 0 && val >= 0)
+					S.n_ix_absent++;
+			}
+		}
+		snprintf(an, sizeof(an), "%s (kept)", S.r[r].name);
+		snprintf(bn, sizeof(bn), "%s (rebuilt)", S.r[r].name);
+		ix_expect_equal(&S.r[r].ix, an, &rb, bn);
+		if (r > 0)
+			ix_expect_equal(&S.r[r].ix, S.r[r].name, &S.r[0].ix,
+			    S.r[0].name);
+	}
+	S.n_ix_entries += S.r[0].ix.n;
+}
+
 static void run_seed(uint64_t seed)
 {
 	uint64_t drain_end = 0;
@@ -1211,14 +1615,16 @@ static void run_seed(uint64_t seed)
 done:
 	/* Applies still in flight must not change anything either. */
 	check_final();
+	check_indexes();
 	if (verbose)
 		printf("seed %" PRIu64 ": regions %d writes %zu events %"
 		    PRIu64 " msgs %" PRIu64 " applied %" PRIu64
 		    " conflicts %" PRIu64 " resyncs %" PRIu64 " crashes %"
-		    PRIu64 " bad frames %" PRIu64 " sim_ms %" PRIu64 "\n",
+		    PRIu64 " bad frames %" PRIu64 " index entries %" PRIu64
+		    " (%" PRIu64 " live items left out) sim_ms %" PRIu64 "\n",
 		    seed, S.nreg, S.h_n, S.n_events, S.n_msgs, S.n_applied,
 		    S.n_conflicts, S.n_resyncs, S.n_crashes, S.n_auth_fail,
-		    S.now);
+		    S.n_ix_entries, S.n_ix_absent, S.now);
 }
 
 int main(void)
@@ -1227,14 +1633,17 @@ int main(void)
 	const char *cnt = getenv("MERIDIAN_SIM_SEEDS");
 	uint64_t first, count = 1000;
 	uint64_t tot_conf = 0, tot_resync = 0, tot_crash = 0, tot_w = 0;
+	uint64_t tot_ent = 0, tot_absent = 0;
 	struct timespec t0, t1;
 
 	gt_log_min = GT_LOG_OFF;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	table_setup();
 	if (one != NULL && *one != '\0') {
 		verbose = 1;
 		run_seed(strtoull(one, NULL, 10));
 		sim_free();
+		table_free();
 		printf("sim_repl: seed %s passed\n", one);
 		return 0;
 	}
@@ -1250,13 +1659,25 @@ int main(void)
 		tot_resync += S.n_resyncs;
 		tot_crash += S.n_crashes;
 		tot_w += S.h_n;
+		tot_ent += S.n_ix_entries;
+		tot_absent += S.n_ix_absent;
 		sim_free();
+	}
+	table_free();
+	/* Both index outcomes must occur, or the index check proves little. */
+	if (count >= 100 && (tot_ent == 0 || tot_absent == 0)) {
+		fprintf(stderr, "sim_repl: index check vacuous (%" PRIu64
+		    " entries, %" PRIu64 " items left out)\n", tot_ent,
+		    tot_absent);
+		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sim_repl: %" PRIu64 " seeds passed (%" PRIu64 " writes, %"
 	    PRIu64 " conflicts, %" PRIu64 " resyncs, %" PRIu64
-	    " crashes) in %.1f s\n", count, tot_w, tot_conf, tot_resync,
-	    tot_crash, (double)(t1.tv_sec - t0.tv_sec) +
+	    " crashes, %" PRIu64 " index entries, %" PRIu64 " live items "
+	    "left out of an index) in %.1f s\n", count, tot_w, tot_conf,
+	    tot_resync, tot_crash, tot_ent, tot_absent,
+	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
