@@ -3,6 +3,7 @@
  * derived from them (see derived.h).
  */
 #include "derived.h"
+#include "stream.h"
 
 #include <stdlib.h>
 
@@ -54,9 +55,5 @@ gt_err rn_derived_item_text(rn_node *n, MDB_txn *txn, const rn_table *t,
 gt_err rn_derived_table(rn_node *n, MDB_txn *txn, const rn_table *old,
     rn_table *new_)
 {
-	(void)n;
-	(void)txn;
-	(void)old;
-	(void)new_;
-	return GT_OK;
+	return rn_stream_table(n, txn, old, new_);
 }
