@@ -326,7 +326,7 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 	const rn_dbs *dbs = rn_store_dbs(n->store);
 	const char *arn = NULL, *shard = NULL, *type = NULL, *seqs = NULL;
 	char want[RN_STREAM_SHARD_ID_LEN + 1];
-	uint64_t seq = 0, floor, last, hi;
+	uint64_t seq = 0, floor, last, hi, top;
 	MDB_txn *txn = NULL;
 	rn_stream_iter it;
 	rn_stream st;
@@ -381,6 +381,9 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 	floor = rn_stream_log_floor(txn, dbs);
 	last = log_last(txn, dbs);
 	hi = st.closed ? st.end_seq : last;
+	/* An empty closed shard shows its start as its end: that number is
+	 * a valid position too. */
+	top = st.closed ? GT_MAX(st.end_seq, st.start_seq) : last;
 	memset(&it, 0, sizeof(it));
 	switch (kind) {
 	case IT_TRIM_HORIZON:
@@ -390,7 +393,7 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 		it.pos = hi + 1;
 		break;
 	default:
-		if (seq < st.start_seq || seq > hi) {
+		if (seq < st.start_seq || seq > top) {
 			rn_call_error(c, 400, RN_E_VALIDATION, "Invalid "
 			    "SequenceNumber: %s is not in the range of shard %s",
 			    seqs, shard);
