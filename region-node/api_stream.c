@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LIST_MAX 100
 #define SHARDS_MAX 100
@@ -274,7 +275,8 @@ void rn_op_describe_stream(rn_call *c, cJSON *req)
 			rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 "
 			    "validation error detected: Value '%s' at "
 			    "'shardFilter.type' failed to satisfy constraint: "
-			    "Member must satisfy enum value set: [CHILD_SHARDS]",
+			    "Member must satisfy enum value set: "
+			    "[CHILD_SHARDS]",
 			    ftype);
 			goto done;
 		}
@@ -354,7 +356,8 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 	} else {
 		rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 validation "
 		    "error detected: Value '%s' at 'shardIteratorType' failed "
-		    "to satisfy constraint: Member must satisfy enum value set: "
+		    "to satisfy constraint: Member must satisfy enum value "
+		    "set: "
 		    "[TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, "
 		    "AFTER_SEQUENCE_NUMBER]", type);
 		goto done;
@@ -366,8 +369,8 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 	}
 	if ((kind == IT_AT || kind == IT_AFTER) &&
 	    rn_stream_seq_parse(seqs, &seq) != GT_OK) {
-		rn_call_error(c, 400, RN_E_VALIDATION, "Invalid SequenceNumber: "
-		    "%s", seqs);
+		rn_call_error(c, 400, RN_E_VALIDATION, "Invalid "
+		    "SequenceNumber: %s", seqs);
 		goto done;
 	}
 	if (read_begin(c, &txn) != 0 || stream_by_arn(c, txn, arn, &st) != 0)
@@ -395,7 +398,8 @@ void rn_op_get_shard_iterator(rn_call *c, cJSON *req)
 	default:
 		if (seq < st.start_seq || seq > top) {
 			rn_call_error(c, 400, RN_E_VALIDATION, "Invalid "
-			    "SequenceNumber: %s is not in the range of shard %s",
+			    "SequenceNumber: %s is not in the range of shard "
+			    "%s",
 			    seqs, shard);
 			goto done;
 		}
@@ -424,6 +428,18 @@ done:
 }
 
 /* ----------------------------------------------------------- GetRecords */
+
+/* A wall-clock time as the service's messages show it:
+ * "Tue Mar 01 19:36:18 UTC 2016". */
+static void java_date(uint64_t ms, char out[40])
+{
+	time_t sec = (time_t)(ms / 1000u);
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	if (strftime(out, 40, "%a %b %d %H:%M:%S UTC %Y", &tm) == 0)
+		out[0] = '\0';
+}
 
 /* Reads the records of st from it->pos into the answer; see the top of
  * the file for the bounds. */
@@ -519,7 +535,8 @@ void rn_op_get_records(rn_call *c, cJSON *req)
 	rn_node *n = c->node;
 	const char *its = NULL;
 	long long limit = RN_STREAM_RECORDS_MAX;
-	uint64_t floor;
+	uint64_t floor, now = gt_wall_ms();
+	uint64_t ttl_ms = (uint64_t)n->streams.iterator_ttl_s * 1000u;
 	MDB_txn *txn = NULL;
 	rn_stream_iter it;
 	rn_stream st;
@@ -531,25 +548,29 @@ void rn_op_get_records(rn_call *c, cJSON *req)
 	    rn_req_int(c, req, "Limit", "limit", 1, RN_STREAM_RECORDS_MAX,
 	    &limit) != 0)
 		goto done;
-	err = rn_stream_iter_decode(n->streams.key, its, strlen(its),
-	    gt_wall_ms(), (uint64_t)n->streams.iterator_ttl_s * 1000u, &it);
-	if (err == GT_ETIMEOUT) {
-		rn_call_error(c, 400, RN_E_EXPIRED_ITERATOR, "Iterator expired. "
-		    "The iterator was created more than %u seconds ago; shard "
-		    "iterators expire %u seconds after GetShardIterator or "
-		    "GetRecords returned them", n->streams.iterator_ttl_s,
-		    n->streams.iterator_ttl_s);
-		goto done;
-	}
+	/* Expiry is checked here, to name the times as DynamoDB does. */
+	err = rn_stream_iter_decode(n->streams.key, its, strlen(its), now,
+	    UINT64_MAX, &it);
 	if (err != GT_OK) {
 		rn_call_error(c, 400, RN_E_VALIDATION, "Invalid ShardIterator");
+		goto done;
+	}
+	if (rn_stream_iter_expired(&it, now, ttl_ms)) {
+		char made[40], at[40];
+		java_date(it.issued_ms, made);
+		java_date(now, at);
+		rn_call_error(c, 400, RN_E_EXPIRED_ITERATOR, "Iterator "
+		    "expired. The iterator was created at time %s while right "
+		    "now it is %s which is further in the future than the "
+		    "tolerated delay of %llu milliseconds.", made, at,
+		    (unsigned long long)ttl_ms);
 		goto done;
 	}
 	/* Each call may scan many records: only so many at once. */
 	counted = 1;
 	if (atomic_fetch_add(&n->streams.reads, 1) >= READS_MAX) {
-		rn_call_error(c, 400, RN_E_LIMIT, "Too many GetRecords requests "
-		    "at once on this node; retry after a short wait");
+		rn_call_error(c, 400, RN_E_LIMIT, "Too many GetRecords "
+		    "requests at once on this node; retry after a short wait");
 		goto done;
 	}
 	if (read_begin(c, &txn) != 0)
@@ -571,8 +592,8 @@ void rn_op_get_records(rn_call *c, cJSON *req)
 	floor = rn_stream_log_floor(txn, rn_store_dbs(n->store));
 	if (it.pos <= floor && floor >= st.start_seq &&
 	    (!st.closed || it.pos <= st.end_seq)) {
-		rn_call_error(c, 400, RN_E_TRIMMED, "The operation attempted to "
-		    "read past the oldest stream record in a shard: records "
+		rn_call_error(c, 400, RN_E_TRIMMED, "The operation attempted "
+		    "to read past the oldest stream record in a shard: records "
 		    "from this iterator's position were removed by retention");
 		goto done;
 	}

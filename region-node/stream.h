@@ -131,6 +131,10 @@ typedef struct rn_stream_iter {
 void rn_stream_iter_encode(const uint8_t key[RN_STREAM_KEY_LEN],
     const rn_stream_iter *it, gt_buf *out);
 
+/* 1 when an iterator issued at it->issued_ms has expired at now_ms. */
+int rn_stream_iter_expired(const rn_stream_iter *it, uint64_t now_ms,
+    uint64_t ttl_ms);
+
 /*
  * Checks and decodes an iterator's text (n bytes at s).  Errors:
  * GT_EINVAL (malformed, or made with another key or altered),

@@ -588,6 +588,11 @@ class StreamsNodeTest(StreamsTestBase):
         err = wait_for(expired, WAIT_S, "the iterator to expire")
         self.assertEqual(err["Error"]["Code"], "ExpiredIteratorException")
         self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertRegex(err["Error"]["Message"],
+                         r"^Iterator expired\. The iterator was created at "
+                         r"time \w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4} "
+                         r"while right now it is .* tolerated delay of 1000 "
+                         r"milliseconds\.$")
 
     def test_trimmed_records(self):
         node = self.new_node(extra_args=["--stream-retention-s", "1"])
