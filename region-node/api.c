@@ -4,6 +4,7 @@
  */
 #include "api_int.h"
 #include "api_write.h" /* the transaction handlers */
+#include "stream.h"      /* the Streams handlers */
 
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -35,7 +36,20 @@ static const struct {
 	    rn_op_transact_write_items},
 	[RN_OP_TRANSACT_GET_ITEMS] = {"TransactGetItems",
 	    rn_op_transact_get_items},
+	[RN_OP_LIST_STREAMS] = {"ListStreams", rn_op_list_streams},
+	[RN_OP_DESCRIBE_STREAM] = {"DescribeStream", rn_op_describe_stream},
+	[RN_OP_GET_SHARD_ITERATOR] = {"GetShardIterator",
+	    rn_op_get_shard_iterator},
+	[RN_OP_GET_RECORDS] = {"GetRecords", rn_op_get_records},
 };
+
+/* Streams operations answer only under the Streams target prefix, and
+ * DynamoDB's only under DynamoDB's. */
+static int op_is_stream(rn_op op)
+{
+	return op == RN_OP_LIST_STREAMS || op == RN_OP_DESCRIBE_STREAM ||
+	    op == RN_OP_GET_SHARD_ITERATOR || op == RN_OP_GET_RECORDS;
+}
 
 const char *rn_op_name(rn_op op)
 {
@@ -176,6 +190,7 @@ void rn_call_submit(rn_call *c, rn_write_fn fn, rn_write_done_fn done,
 void rn_api_dispatch(rn_call *c, const char *target)
 {
 	static const char prefix[] = "DynamoDB_20120810.";
+	static const char sprefix[] = "DynamoDBStreams_20120810.";
 	cJSON *req;
 	rn_op op = RN_OP_UNKNOWN;
 
@@ -185,6 +200,14 @@ void rn_api_dispatch(rn_call *c, const char *target)
 	    strncmp(target, prefix, sizeof(prefix) - 1) == 0) {
 		const char *name = target + sizeof(prefix) - 1;
 		op = rn_op_lookup(name, strlen(name));
+		if (op_is_stream(op))
+			op = RN_OP_UNKNOWN;
+	} else if (target != NULL &&
+	    strncmp(target, sprefix, sizeof(sprefix) - 1) == 0) {
+		const char *name = target + sizeof(sprefix) - 1;
+		op = rn_op_lookup(name, strlen(name));
+		if (!op_is_stream(op))
+			op = RN_OP_UNKNOWN;
 	}
 	c->op = op;
 	if (op == RN_OP_UNKNOWN) {
@@ -493,6 +516,12 @@ gt_err rn_node_open(rn_node *n, const char *region,
 	rn_store_read_end(txn);
 	if (err != GT_OK) {
 		GT_LOG(GT_LOG_ERROR, "node", "event=catalog_load_failed "
+		    "err=\"%s\"", gt_strerror(err));
+		goto fail;
+	}
+	err = rn_stream_init(n);
+	if (err != GT_OK) {
+		GT_LOG(GT_LOG_ERROR, "node", "event=streams_init_failed "
 		    "err=\"%s\"", gt_strerror(err));
 		goto fail;
 	}

@@ -45,6 +45,9 @@ typedef enum rn_op {
 	RN_OP_QUERY, RN_OP_SCAN, RN_OP_BATCH_GET_ITEM, RN_OP_BATCH_WRITE_ITEM,
 	RN_OP_DESCRIBE_LIMITS, RN_OP_DESCRIBE_ENDPOINTS,
 	RN_OP_TRANSACT_WRITE_ITEMS, RN_OP_TRANSACT_GET_ITEMS,
+	/* DynamoDB Streams (X-Amz-Target DynamoDBStreams_20120810.<Op>) */
+	RN_OP_LIST_STREAMS, RN_OP_DESCRIBE_STREAM, RN_OP_GET_SHARD_ITERATOR,
+	RN_OP_GET_RECORDS,
 	RN_OP_COUNT_
 } rn_op;
 
@@ -92,6 +95,14 @@ typedef struct rn_node {
 	void *backfill_arg;
 	rn_op_stats ops[RN_OP_COUNT_];
 	_Atomic uint64_t bad_requests; /* unparseable before dispatch */
+	/* DynamoDB Streams (stream.h): options the program may change
+	 * before serving, and the shard-iterator key rn_node_open loads. */
+	struct rn_stream_opts {
+		uint32_t retention_s;    /* records kept this long (86400) */
+		uint32_t iterator_ttl_s; /* shard iterators expire (900) */
+		uint8_t key[32];         /* HMAC-SHA256 key of iterators */
+		_Atomic uint32_t reads;  /* GetRecords calls running */
+	} streams;
 } rn_node;
 
 /*

@@ -97,11 +97,10 @@ cJSON *rn_table_describe(rn_node *n, const rn_table *t, const char *status)
 			cJSON_AddStringToObject(x, "BillingMode", "PROVISIONED");
 	}
 	if (cJSON_IsObject(ss)) {
-		const cJSON *en = cJSON_GetObjectItemCaseSensitive(ss,
-		    "StreamEnabled");
 		cJSON_AddItemToObject(o, "StreamSpecification",
 		    cJSON_Duplicate(ss, 1));
-		if (cJSON_IsTrue(en) && cJSON_IsString(sl)) {
+		/* A disabled stream stays the latest one, as in DynamoDB. */
+		if (cJSON_IsString(sl)) {
 			char sarn[640];
 			cJSON_AddStringToObject(o, "LatestStreamLabel",
 			    sl->valuestring);

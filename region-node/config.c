@@ -63,6 +63,13 @@ static const opt opts[] = {
      NULL, "most change records kept for a peer that has not "
      "acknowledged them; a peer further behind must resynchronise (0: no "
      "limit)", "N"},
+    {"stream_retention_s", OPT_UINT, F(stream_retention_s), 1, 31536000,
+     "86400", NULL, "while the node has a DynamoDB stream, keep change "
+     "records this long (s) for its readers; log_keep_max still caps the "
+     "log", "N"},
+    {"stream_iterator_ttl_s", OPT_UINT, F(stream_iterator_ttl_s), 1, 86400,
+     "900", NULL, "lifetime of a Streams shard iterator (s); DynamoDB's is "
+     "900", "N"},
 };
 
 static int opt_set(const opt *o, rn_config *c, const char *val, char *err,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "index.h"
+#include "stream.h"
 
 int rn_derived_any(const rn_table *t)
 {
@@ -58,5 +59,7 @@ gt_err rn_derived_table(rn_node *n, MDB_txn *txn, const rn_table *old,
 	gt_err err;
 
 	err = rn_index_table(txn, dbs, old, new_);
+	if (err == GT_OK)
+		err = rn_stream_table(n, txn, old, new_);
 	return err;
 }

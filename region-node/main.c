@@ -19,6 +19,7 @@
 #include "httpc.h"
 #include "index.h"
 #include "repl_node.h"
+#include "stream.h"
 
 static void members_hook(void *arg, const topo_members *m)
 {
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
 	rn_http *http = NULL;
 	repl_node *repl = NULL;
 	rn_index_worker *ixw = NULL;
+	rn_stream_keeper *keeper = NULL;
 	node_ext ext_state = {NULL, NULL, NULL};
 	rn_store_opts so;
 	struct sigaction sa;
@@ -284,6 +286,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	node.global_tables = cfg.global_tables != 0;
+	node.streams.retention_s = cfg.stream_retention_s;
+	node.streams.iterator_ttl_s = cfg.stream_iterator_ttl_s;
 	if (cfg.replication[0] != '\0') {
 		topo_members initial, m;
 
@@ -356,6 +360,10 @@ int main(int argc, char **argv)
 		rn_http_set_ext(http, &ext);
 		rn_cluster_set_hook(&node, members_hook, repl);
 	}
+	/* A node without a replicator has nothing else truncating its log:
+	 * the streams keeper trims it to what streams need. */
+	if (rn_stream_keeper_start(&node, repl == NULL, &keeper) != GT_OK)
+		GT_LOG(GT_LOG_WARN, "node", "event=streams_keeper_failed");
 	GT_LOG(GT_LOG_INFO, "node", "event=listening region=%s "
 	    "url=http://%s:%u data=%s durability=%s", node.region, cfg.host,
 	    rn_http_port(http), cfg.data, cfg.durability);
@@ -376,6 +384,7 @@ int main(int argc, char **argv)
 	GT_LOG(GT_LOG_INFO, "node", "event=stopping signal=%d",
 	    (int)stop_signal);
 	rn_http_stop(http);
+	rn_stream_keeper_stop(keeper);
 	rn_cluster_set_hook(&node, NULL, NULL);
 	rn_backfiller_stop(ext_state.backfill);
 	node.backfill_kick = NULL;

@@ -107,6 +107,8 @@ void rn_store_read_end(MDB_txn *txn)
 
 uint64_t rn_store_seq_next(rn_store *s) { return ++s->seq_next; }
 
+uint64_t rn_store_seq_last(const rn_store *s) { return s->seq_next; }
+
 uint64_t rn_store_seq_committed(const rn_store *s)
 {
 	return atomic_load(&s->seq_committed);
@@ -328,6 +330,7 @@ static gt_err store_open_dbs(rn_store *s)
 	    {"held", offsetof(rn_dbs, held), 0},
 	    {"index", offsetof(rn_dbs, index), MDB_DUPSORT},
 	    {"expiry", offsetof(rn_dbs, expiry), 0},
+	    {"streams", offsetof(rn_dbs, streams), 0},
 	};
 	MDB_txn *txn = NULL;
 	MDB_val k, v;

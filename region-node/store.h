@@ -14,6 +14,8 @@
  *            "next_table_id" -> u32 next table id to allocate (ids never
  *                               reused, so items of a dropped table can
  *                               never be mistaken for a new table's)
+ *            "stream_key"    -> 32 bytes: the HMAC-SHA256 key of shard
+ *                               iterators, made once (stream.h)
  *   tables   table name      -> table descriptor, JSON text (see table.h)
  *   stats    u32 table_id    -> u64 item count | u64 item bytes
  *   items    item key        -> item record
@@ -27,6 +29,22 @@
  *            -> item key of the table item it points to (index.h)
  *   expiry   u32 table_id | u64 expiry seconds | item key -> empty: the
  *            items a TTL sweeper will delete, in expiry order (ttl.h)
+ *   streams  u32 table_id | stream label (ASCII) -> stream record: one per
+ *            DynamoDB stream this node serves, open or disabled but still
+ *            readable (stream.h):
+ *              0   1  format (1)
+ *              1   1  view type: 1 KEYS_ONLY, 2 NEW_IMAGE, 3 OLD_IMAGE,
+ *                     4 NEW_AND_OLD_IMAGES
+ *              2   1  flags: bit 0 CLOSED (disabled, or its table dropped)
+ *              3   8  start: the first log seq that can belong to it
+ *              11  8  end (CLOSED): the last log seq that can belong to
+ *                     it; may be start - 1 (an empty stream); 0 when open
+ *              19  8  created: wall ms when this node opened it
+ *              27  8  closed: wall ms when it was closed (0: open)
+ *              35  2  T  table name length; T bytes: the table name
+ *              .   2  K  key schema length; K bytes: KeySchema JSON
+ *            A stream's records are the log's item records (PUT, DELETE)
+ *            of its table_id with seq in [start, end].
  *
  * Item key: u32 table_id | u32 h | enc(pk) [| enc(sk)]
  *   h is a 32-bit hash of enc(pk).  Putting it before the key spreads
@@ -78,7 +96,7 @@ typedef struct rn_store_opts {
 /* The LMDB handles a transaction body needs. */
 typedef struct rn_dbs {
 	MDB_dbi meta, tables, stats, items, log, cursors, acks, ledger, held,
-	    index, expiry;
+	    index, expiry, streams;
 } rn_dbs;
 
 /*
@@ -146,6 +164,9 @@ gt_err rn_store_write_sync_then(rn_store *s, rn_write_fn fn, void *arg,
 
 /* The next local log sequence number to assign; only on the writer thread. */
 uint64_t rn_store_seq_next(rn_store *s);
+/* The last sequence number assigned so far (writer thread only): every
+ * record appended later in this or a later transaction has a larger one. */
+uint64_t rn_store_seq_last(const rn_store *s);
 /* The last committed sequence number (any thread). */
 uint64_t rn_store_seq_committed(const rn_store *s);
 

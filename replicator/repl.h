@@ -577,6 +577,10 @@ typedef struct repl_retention_in {
 			      * (0: unlimited) */
 	uint64_t floor_seq;  /* the driver's byte/age limits, converted to a
 			      * seq that must be truncated (0: none) */
+	int keep_set;        /* 1: every record with seq > keep_seq must
+			      * stay (streams' retention), unless keep_max
+			      * or floor_seq forces it out */
+	uint64_t keep_seq;
 } repl_retention_in;
 
 typedef struct repl_retention_out {
@@ -588,7 +592,8 @@ typedef struct repl_retention_out {
 
 /*
  * repl_retention_plan computes the truncation point: the smallest acked
- * seq over active peers (head_seq when there are none), raised to
+ * seq over active peers (head_seq when there are none), lowered to
+ * keep_seq when keep_set, raised to
  * head_seq - keep_max and to floor_seq (both capped at head_seq), never
  * below trunc_seq.  Every active peer whose ack is below it gets
  * must_resync = 1 (inactive peers 0).  peers (n entries, borrowed) may be

@@ -381,6 +381,9 @@ gt_err repl_retention_plan(const repl_retention_in *in,
 		if (peers[i].active && peers[i].acked_seq < t)
 			t = peers[i].acked_seq;
 	}
+	/* ...and for what streams must keep (no peer needs it)... */
+	if (in->keep_set && in->keep_seq < t)
+		t = in->keep_seq;
 	/* ...but not past the configured limits... */
 	if (in->keep_max != 0 && head > in->keep_max &&
 	    head - in->keep_max > t)

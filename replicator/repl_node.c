@@ -35,6 +35,7 @@
 #include "cluster.h"
 #include "repl.h"
 #include "replica.h"
+#include "stream.h"
 #include "table.h"
 
 #define REPL_WORKERS_MAX 34
@@ -1057,20 +1058,32 @@ static gt_err trunc_fn(rn_store *s, MDB_txn *txn, rn_write *w)
 }
 
 /* One retention round: where every active peer's acknowledgement (and
- * the configured cap) allows, truncate the log. */
+ * the configured cap) allows and streams no longer need them, truncate
+ * the log. */
 static void maint_round(repl_node *r)
 {
 	repl_peer_ack acks[REPL_PEERS_MAX];
 	repl_retention_in in;
 	repl_retention_out plan;
 	trunc_job job;
+	uint64_t keep = 0;
+	int streams = 0;
 
+	/* Streams keep young records even when every peer has them; a
+	 * failed look keeps everything this round. */
+	if (rn_stream_retention(r->node, gt_wall_ms(), RN_STREAM_WALK_MAX,
+	    &streams, &keep) != GT_OK) {
+		streams = 1;
+		keep = 0;
+	}
 	pthread_mutex_lock(&r->mu);
 	own_head_refresh(r);
 	memset(&in, 0, sizeof(in));
 	in.head_seq = r->own_head;
 	in.trunc_seq = GT_MIN(r->trunc_seq, r->own_head);
 	in.keep_max = r->log_keep_max;
+	in.keep_set = streams;
+	in.keep_seq = keep;
 	pthread_mutex_unlock(&r->mu);
 	for (size_t i = 0; i < r->npeers; i++) {
 		peer *pe = &r->peers[i];

@@ -1106,7 +1106,7 @@ static void test_origin_decide(void **state)
 
 static void test_retention(void **state)
 {
-	repl_retention_in in = {100, 10, 0, 0};
+	repl_retention_in in = {100, 10, 0, 0, 0, 0};
 	repl_retention_out out;
 	repl_peer_ack peers[3] = {{60, 1, 9}, {30, 1, 9}, {5, 0, 9}};
 
