@@ -347,6 +347,40 @@ class StreamsClusterTest(StreamsTestBase):
                                         operation="ListStreams"), 1)
 
 
+    def test_04_update_table_enables_the_stream_everywhere(self):
+        # Settings replicate: a stream enabled by UpdateTable in one
+        # region opens in every region, and each region's stream then
+        # carries writes made in any region.
+        t = "st_upd"
+        self.create_table(t, client=self.cl(EU))
+        for r in CLUSTER_REGIONS:
+            wait_for(lambda r=r: t in self.cl(r).list_tables()["TableNames"],
+                     WAIT_S, "table in " + r)
+        self.cl(EU).put_item(TableName=t, Item={"pk": {"S": "before"}})
+        self.cl(EU).update_table(TableName=t, StreamSpecification={
+            "StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+        arns = {}
+        for r in CLUSTER_REGIONS:
+            d = wait_for(lambda r=r: self.cl(r).describe_table(
+                TableName=t)["Table"].get("StreamSpecification", {}).get(
+                "StreamEnabled") and self.cl(r).describe_table(
+                TableName=t)["Table"], WAIT_S, "stream enabled in " + r)
+            self.assertEqual(d["StreamSpecification"]["StreamViewType"],
+                             "NEW_IMAGE", r)
+            arns[r] = d["LatestStreamArn"]
+            self.assertIn(":%s:" % r, arns[r])
+        for i, r in enumerate(CLUSTER_REGIONS):
+            self.cl(r).put_item(TableName=t, Item={"pk": {"S": "k%d" % i}})
+        for r in CLUSTER_REGIONS:
+            recs = read_until(self.sc(r), arns[r], 3)
+            keys = sorted(x["dynamodb"]["Keys"]["pk"]["S"] for x in recs)
+            self.assertEqual(keys, ["k0", "k1", "k2"], r)
+            origins = {x["dynamodb"]["Keys"]["pk"]["S"]: x["awsRegion"]
+                       for x in recs}
+            self.assertEqual(origins, {"k%d" % i: reg for i, reg in
+                                       enumerate(CLUSTER_REGIONS)}, r)
+
+
 class StreamsNodeTest(StreamsTestBase):
 
     def sc(self, validate=True):
