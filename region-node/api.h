@@ -45,6 +45,7 @@ typedef enum rn_op {
 	RN_OP_QUERY, RN_OP_SCAN, RN_OP_BATCH_GET_ITEM, RN_OP_BATCH_WRITE_ITEM,
 	RN_OP_DESCRIBE_LIMITS, RN_OP_DESCRIBE_ENDPOINTS,
 	RN_OP_TRANSACT_WRITE_ITEMS, RN_OP_TRANSACT_GET_ITEMS,
+	RN_OP_UPDATE_TIME_TO_LIVE, RN_OP_DESCRIBE_TIME_TO_LIVE,
 	RN_OP_COUNT_
 } rn_op;
 
@@ -92,6 +93,9 @@ typedef struct rn_node {
 	void *backfill_arg;
 	rn_op_stats ops[RN_OP_COUNT_];
 	_Atomic uint64_t bad_requests; /* unparseable before dispatch */
+	/* The TTL sweeper's counters (ttl.h), for metrics. */
+	_Atomic uint64_t ttl_deleted; /* expired items this region deleted */
+	_Atomic uint64_t ttl_pending; /* expired items left at the last round */
 } rn_node;
 
 /*

@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "ttl.h"
+
 int rn_derived_any(const rn_table *t)
 {
 	return t->ttl_enabled;
@@ -14,14 +16,7 @@ int rn_derived_any(const rn_table *t)
 gt_err rn_derived_item(rn_node *n, MDB_txn *txn, const rn_table *t,
     const void *key, size_t key_len, const cJSON *old, const cJSON *new_)
 {
-	(void)n;
-	(void)txn;
-	(void)t;
-	(void)key;
-	(void)key_len;
-	(void)old;
-	(void)new_;
-	return GT_OK;
+	return rn_ttl_track(n, txn, t, key, key_len, old, new_);
 }
 
 gt_err rn_derived_item_text(rn_node *n, MDB_txn *txn, const rn_table *t,
@@ -54,9 +49,5 @@ gt_err rn_derived_item_text(rn_node *n, MDB_txn *txn, const rn_table *t,
 gt_err rn_derived_table(rn_node *n, MDB_txn *txn, const rn_table *old,
     rn_table *new_)
 {
-	(void)n;
-	(void)txn;
-	(void)old;
-	(void)new_;
-	return GT_OK;
+	return rn_ttl_table(n, txn, old, new_);
 }
