@@ -4,6 +4,7 @@
  */
 #include "api_int.h"
 #include "api_write.h" /* the transaction handlers */
+#include "ttl.h"       /* the Time to Live handlers */
 
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -35,6 +36,10 @@ static const struct {
 	    rn_op_transact_write_items},
 	[RN_OP_TRANSACT_GET_ITEMS] = {"TransactGetItems",
 	    rn_op_transact_get_items},
+	[RN_OP_UPDATE_TIME_TO_LIVE] = {"UpdateTimeToLive",
+	    rn_op_update_time_to_live},
+	[RN_OP_DESCRIBE_TIME_TO_LIVE] = {"DescribeTimeToLive",
+	    rn_op_describe_time_to_live},
 };
 
 const char *rn_op_name(rn_op op)
