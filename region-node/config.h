@@ -63,6 +63,8 @@ typedef struct rn_config {
 	unsigned repl_wait_ms;  /* long-poll wait of a pull */
 	unsigned repl_batch_kb; /* most data in one replication batch */
 	unsigned log_keep_max;  /* own records kept past unacked peers */
+	unsigned ttl_sweep_interval_ms; /* pause between TTL sweeps (ttl.h) */
+	unsigned ttl_takeover_s; /* delete others' expired items after this */
 	char join[256];         /* a member's API URL to join the cluster */
 	rn_peer peers[RN_PEERS_MAX];
 	size_t npeers;

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "httpc.h"
 #include "repl_node.h"
+#include "ttl.h"
 
 static void members_hook(void *arg, const topo_members *m)
 {
@@ -246,6 +247,7 @@ int main(int argc, char **argv)
 	rn_node node;
 	rn_http *http = NULL;
 	repl_node *repl = NULL;
+	rn_ttl *ttl = NULL;
 	node_ext ext_state = {NULL, NULL, NULL};
 	rn_store_opts so;
 	struct sigaction sa;
@@ -344,6 +346,11 @@ int main(int argc, char **argv)
 		rn_http_set_ext(http, &ext);
 		rn_cluster_set_hook(&node, members_hook, repl);
 	}
+	{
+		rn_ttl_opts to = {cfg.ttl_sweep_interval_ms, cfg.ttl_takeover_s};
+		if (rn_ttl_start(&node, &to, &ttl) != GT_OK)
+			GT_LOG(GT_LOG_ERROR, "node", "event=ttl_start_failed");
+	}
 	GT_LOG(GT_LOG_INFO, "node", "event=listening region=%s "
 	    "url=http://%s:%u data=%s durability=%s", node.region, cfg.host,
 	    rn_http_port(http), cfg.data, cfg.durability);
@@ -364,6 +371,7 @@ int main(int argc, char **argv)
 	GT_LOG(GT_LOG_INFO, "node", "event=stopping signal=%d",
 	    (int)stop_signal);
 	rn_http_stop(http);
+	rn_ttl_stop(ttl);
 	rn_cluster_set_hook(&node, NULL, NULL);
 	rn_backfiller_stop(ext_state.backfill);
 	node.backfill_kick = NULL;
