@@ -555,6 +555,7 @@ typedef struct del_batch {
 	rn_node *n;
 	rn_table *t;       /* borrowed: the catalog's table */
 	const rn_ttl_opts *o;
+	uint64_t now_s;    /* the round's time */
 	int sole;
 	cand *c;
 	size_t nc;
@@ -599,7 +600,6 @@ static gt_err del_batch_write(rn_store *s, MDB_txn *txn, rn_write *w)
 {
 	del_batch *b = w->arg;
 	const rn_dbs *dbs = rn_store_dbs(s);
-	uint64_t now_s = gt_wall_ms() / 1000u;
 	char attr[RN_ATTR_NAME_MAX + 1];
 	gt_err err;
 	int on = 0;
@@ -652,7 +652,7 @@ static gt_err del_batch_write(rn_store *s, MDB_txn *txn, rn_write *w)
 			continue;
 		}
 		if (c->key_json == NULL || !rn_ttl_should_delete(
-		    b->n->region, p.ver.stamp.origin, b->sole, e, now_s,
+		    b->n->region, p.ver.stamp.origin, b->sole, e, b->now_s,
 		    b->o->takeover_s)) {
 			rn_item_plan_clear(&p);
 			continue;
@@ -777,6 +777,7 @@ read_done:
 		b.n = n;
 		b.t = t;
 		b.o = o;
+		b.now_s = now_s;
 		b.sole = sole;
 		b.c = cs + at;
 		b.nc = GT_MIN(RN_TTL_DELETE_BATCH, nc - at);
