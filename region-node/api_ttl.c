@@ -82,8 +82,9 @@ static gt_err ttl_write(rn_store *s, MDB_txn *txn, rn_write *w)
 			    "already enabled");
 		else
 			rn_call_error(c, 400, RN_E_VALIDATION, "TimeToLive is "
-			    "already enabled on attribute %s. Disable it before "
-			    "enabling it on another attribute", cur->ttl_attr);
+			    "already enabled on attribute %s. Disable it "
+			    "before enabling it on another attribute",
+			    cur->ttl_attr);
 		w->result = GT_EINVAL;
 		goto out;
 	}

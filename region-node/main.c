@@ -347,7 +347,8 @@ int main(int argc, char **argv)
 		rn_cluster_set_hook(&node, members_hook, repl);
 	}
 	{
-		rn_ttl_opts to = {cfg.ttl_sweep_interval_ms, cfg.ttl_takeover_s};
+		rn_ttl_opts to = {cfg.ttl_sweep_interval_ms,
+		    cfg.ttl_takeover_s};
 		if (rn_ttl_start(&node, &to, &ttl) != GT_OK)
 			GT_LOG(GT_LOG_ERROR, "node", "event=ttl_start_failed");
 	}

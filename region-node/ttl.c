@@ -522,14 +522,14 @@ static int jobs_run(rn_node *n, const _Atomic int *stop)
 			err = rn_store_write_sync(n->store, job_chunk_write,
 			    &jc);
 			if (err != GT_OK) {
-				GT_LOG(GT_LOG_WARN, "ttl", "event=tracking_failed "
-				    "table_id=%u err=\"%s\"", jc.id,
-				    gt_strerror(err));
+				GT_LOG(GT_LOG_WARN, "ttl", "event="
+				    "tracking_failed table_id=%u err=\"%s\"",
+				    jc.id, gt_strerror(err));
 				break;
 			}
 			if (jc.done) {
-				GT_LOG(GT_LOG_INFO, "ttl", "event=tracking_done "
-				    "table_id=%u", jc.id);
+				GT_LOG(GT_LOG_INFO, "ttl", "event="
+				    "tracking_done table_id=%u", jc.id);
 				break;
 			}
 		}
@@ -783,8 +783,8 @@ read_done:
 		b.nc = GT_MIN(RN_TTL_DELETE_BATCH, nc - at);
 		err = rn_store_write_sync(n->store, del_batch_write, &b);
 		if (err != GT_OK) {
-			GT_LOG(GT_LOG_WARN, "ttl", "event=sweep_failed table=%s "
-			    "err=\"%s\"", t->name, gt_strerror(err));
+			GT_LOG(GT_LOG_WARN, "ttl", "event=sweep_failed "
+			    "table=%s err=\"%s\"", t->name, gt_strerror(err));
 			full = 0;
 			break;
 		}
