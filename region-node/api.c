@@ -5,6 +5,7 @@
 #include "api_int.h"
 #include "api_write.h" /* the transaction handlers */
 #include "stream.h"      /* the Streams handlers */
+#include "ttl.h"       /* the Time to Live handlers */
 
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -41,6 +42,10 @@ static const struct {
 	[RN_OP_GET_SHARD_ITERATOR] = {"GetShardIterator",
 	    rn_op_get_shard_iterator},
 	[RN_OP_GET_RECORDS] = {"GetRecords", rn_op_get_records},
+	[RN_OP_UPDATE_TIME_TO_LIVE] = {"UpdateTimeToLive",
+	    rn_op_update_time_to_live},
+	[RN_OP_DESCRIBE_TIME_TO_LIVE] = {"DescribeTimeToLive",
+	    rn_op_describe_time_to_live},
 };
 
 /* Streams operations answer only under the Streams target prefix, and

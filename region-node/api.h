@@ -48,6 +48,7 @@ typedef enum rn_op {
 	/* DynamoDB Streams (X-Amz-Target DynamoDBStreams_20120810.<Op>) */
 	RN_OP_LIST_STREAMS, RN_OP_DESCRIBE_STREAM, RN_OP_GET_SHARD_ITERATOR,
 	RN_OP_GET_RECORDS,
+	RN_OP_UPDATE_TIME_TO_LIVE, RN_OP_DESCRIBE_TIME_TO_LIVE,
 	RN_OP_COUNT_
 } rn_op;
 
@@ -103,6 +104,9 @@ typedef struct rn_node {
 		uint8_t key[32];         /* HMAC-SHA256 key of iterators */
 		_Atomic uint32_t reads;  /* GetRecords calls running */
 	} streams;
+	/* The TTL sweeper's counters (ttl.h), for metrics. */
+	_Atomic uint64_t ttl_deleted; /* expired items this region deleted */
+	_Atomic uint64_t ttl_pending; /* expired items left at the last round */
 } rn_node;
 
 /*

@@ -294,6 +294,7 @@ gt_err rn_item_plan_commit(rn_node *n, MDB_txn *txn, const rn_item_op *op,
 		goto out;
 	memset(&lr, 0, sizeof(lr));
 	lr.op = new_body ? RN_LOG_PUT : RN_LOG_DELETE;
+	lr.flags = op->log_flags;
 	lr.hlc = ver.stamp.hlc;
 	lr.origin_seq = seq;
 	lr.table_id = op->t->id;

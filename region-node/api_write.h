@@ -56,6 +56,8 @@ typedef struct rn_item_op {
 	const rn_expr_proj *proj;
 	int rv;               /* RN_RV_* */
 	int rv_on_fail;       /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+	uint8_t log_flags;    /* OR-ed into the change record's flags
+				 (RN_LOG_F_SERVICE for TTL deletes) */
 } rn_item_op;
 
 void rn_item_op_clear(rn_item_op *op);

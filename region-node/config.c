@@ -70,6 +70,12 @@ static const opt opts[] = {
     {"stream_iterator_ttl_s", OPT_UINT, F(stream_iterator_ttl_s), 1, 86400,
      "900", NULL, "lifetime of a Streams shard iterator (s); DynamoDB's is "
      "900", "N"},
+    {"ttl_sweep_interval_ms", OPT_UINT, F(ttl_sweep_interval_ms), 10,
+     3600000, "1000", NULL, "pause between two sweeps for expired (TTL) "
+     "items (ms)", "N"},
+    {"ttl_takeover_s", OPT_UINT, F(ttl_takeover_s), 0, 31536000, "60", NULL,
+     "delete an expired item last written in another region once it has "
+     "been expired this long (s)", "N"},
 };
 
 static int opt_set(const opt *o, rn_config *c, const char *val, char *err,

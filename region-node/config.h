@@ -65,6 +65,8 @@ typedef struct rn_config {
 	unsigned log_keep_max;  /* own records kept past unacked peers */
 	unsigned stream_retention_s;    /* streams keep records this long */
 	unsigned stream_iterator_ttl_s; /* shard iterators expire after */
+	unsigned ttl_sweep_interval_ms; /* pause between TTL sweeps (ttl.h) */
+	unsigned ttl_takeover_s; /* delete others' expired items after this */
 	char join[256];         /* a member's API URL to join the cluster */
 	rn_peer peers[RN_PEERS_MAX];
 	size_t npeers;

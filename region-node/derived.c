@@ -8,6 +8,7 @@
 
 #include "index.h"
 #include "stream.h"
+#include "ttl.h"
 
 int rn_derived_any(const rn_table *t)
 {
@@ -22,6 +23,8 @@ gt_err rn_derived_item(rn_node *n, MDB_txn *txn, const rn_table *t,
 
 	if (t->nindexes > 0)
 		err = rn_index_item(txn, dbs, t, key, key_len, old, new_);
+	if (err == GT_OK)
+		err = rn_ttl_track(n, txn, t, key, key_len, old, new_);
 	return err;
 }
 
@@ -61,5 +64,7 @@ gt_err rn_derived_table(rn_node *n, MDB_txn *txn, const rn_table *old,
 	err = rn_index_table(txn, dbs, old, new_);
 	if (err == GT_OK)
 		err = rn_stream_table(n, txn, old, new_);
+	if (err == GT_OK)
+		err = rn_ttl_table(n, txn, old, new_);
 	return err;
 }

@@ -211,6 +211,14 @@ static void http_metrics_cb(nng_aio *aio)
 		    (unsigned long long)((st.ms_branch_pages + st.ms_leaf_pages +
 		    st.ms_overflow_pages) * st.ms_psize));
 	}
+	gt_buf_printf(&b, "# HELP meridian_ttl_deleted_total Expired items "
+	    "this region's TTL sweeper deleted.\n# TYPE meridian_ttl_deleted_"
+	    "total counter\nmeridian_ttl_deleted_total{region=\"%s\"} %llu\n"
+	    "# HELP meridian_ttl_pending Expired items not yet deleted at the "
+	    "last sweep.\n# TYPE meridian_ttl_pending gauge\n"
+	    "meridian_ttl_pending{region=\"%s\"} %llu\n", n->region,
+	    (unsigned long long)atomic_load(&n->ttl_deleted), n->region,
+	    (unsigned long long)atomic_load(&n->ttl_pending));
 	if (http->ext.metrics != NULL)
 		http->ext.metrics(http->ext.arg, &b);
 	http_reply_buf(aio, 200, "text/plain; version=0.0.4", &b);

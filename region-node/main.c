@@ -20,6 +20,7 @@
 #include "index.h"
 #include "repl_node.h"
 #include "stream.h"
+#include "ttl.h"
 
 static void members_hook(void *arg, const topo_members *m)
 {
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 	repl_node *repl = NULL;
 	rn_index_worker *ixw = NULL;
 	rn_stream_keeper *keeper = NULL;
+	rn_ttl *ttl = NULL;
 	node_ext ext_state = {NULL, NULL, NULL};
 	rn_store_opts so;
 	struct sigaction sa;
@@ -364,6 +366,12 @@ int main(int argc, char **argv)
 	 * the streams keeper trims it to what streams need. */
 	if (rn_stream_keeper_start(&node, repl == NULL, &keeper) != GT_OK)
 		GT_LOG(GT_LOG_WARN, "node", "event=streams_keeper_failed");
+	{
+		rn_ttl_opts to = {cfg.ttl_sweep_interval_ms,
+		    cfg.ttl_takeover_s};
+		if (rn_ttl_start(&node, &to, &ttl) != GT_OK)
+			GT_LOG(GT_LOG_ERROR, "node", "event=ttl_start_failed");
+	}
 	GT_LOG(GT_LOG_INFO, "node", "event=listening region=%s "
 	    "url=http://%s:%u data=%s durability=%s", node.region, cfg.host,
 	    rn_http_port(http), cfg.data, cfg.durability);
@@ -385,6 +393,7 @@ int main(int argc, char **argv)
 	    (int)stop_signal);
 	rn_http_stop(http);
 	rn_stream_keeper_stop(keeper);
+	rn_ttl_stop(ttl);
 	rn_cluster_set_hook(&node, NULL, NULL);
 	rn_backfiller_stop(ext_state.backfill);
 	node.backfill_kick = NULL;
