@@ -514,3 +514,97 @@ class TtlClusterTest(NodeTestCase):
         ap.start()
         self.wait_absent(t, "orphan", regions=(AP,))
         self.cluster.wait_converged(t, items=0, timeout=WAIT_S * 2)
+
+    def test_03_setting_replicates_with_index_and_stream(self):
+        """TTL enabled in one region reaches the others; an expired item
+        leaves every region's table and GSI, and every region's stream
+        shows it as a service delete."""
+        import boto3
+        t = "ttl_all"
+        self.cl(US).create_table(
+            TableName=t, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+            StreamSpecification={"StreamEnabled": True,
+                                 "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        for r in CLUSTER_REGIONS:
+            wait_for(lambda r=r: t in self.cl(r).list_tables()["TableNames"],
+                     WAIT_S, "table in " + r)
+        self.cl(EU).update_time_to_live(TableName=t, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "expires"})
+        for r in CLUSTER_REGIONS:
+            wait_for(lambda r=r: self.cl(r).describe_time_to_live(
+                TableName=t)["TimeToLiveDescription"].get(
+                "TimeToLiveStatus") == "ENABLED", WAIT_S, "TTL in " + r)
+        # Expired, but for less than the takeover time: only the writing
+        # region (AP) deletes it.
+        past = str(int(time.time()) - 2)
+        future = str(int(time.time()) + 3600)
+        self.cl(AP).put_item(TableName=t, Item={
+            "pk": {"S": "old"}, "g": {"S": "x"}, "expires": {"N": past}})
+        self.cl(AP).put_item(TableName=t, Item={
+            "pk": {"S": "new"}, "g": {"S": "x"}, "expires": {"N": future}})
+        self.wait_absent(t, "old")
+
+        def in_gsi(r):
+            return sorted(i["pk"]["S"] for i in self.cl(r).query(
+                TableName=t, IndexName="by_g",
+                KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"S": "x"}})["Items"])
+        for r in CLUSTER_REGIONS:
+            wait_for(lambda r=r: in_gsi(r) == ["new"], WAIT_S,
+                     "GSI without the expired item in " + r)
+            node = self.cluster[r]
+            sc = boto3.session.Session(
+                aws_access_key_id="x", aws_secret_access_key="x",
+                region_name=r).client("dynamodbstreams",
+                                      endpoint_url=node.endpoint)
+            arn = self.cl(r).describe_table(TableName=t)["Table"][
+                "LatestStreamArn"]
+            shard = sc.describe_stream(StreamArn=arn)["StreamDescription"][
+                "Shards"][0]["ShardId"]
+
+            def stream_records():
+                it = sc.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard,
+                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                recs = []
+                for _ in range(20):
+                    page = sc.get_records(ShardIterator=it)
+                    recs += page["Records"]
+                    it = page.get("NextShardIterator")
+                    if not page["Records"] or it is None:
+                        break
+                return recs
+            # The put may reach a region after the item was found absent
+            # there; the stream shows when both records have arrived.
+            seen = []
+
+            def removed():
+                seen[:] = stream_records()
+                return any(e["eventName"] == "REMOVE" for e in seen)
+            wait_for(removed, WAIT_S, "the REMOVE in " + r)
+            recs = list(seen)
+            per_item = {}
+            for e in recs:
+                per_item.setdefault(e["dynamodb"]["Keys"]["pk"]["S"],
+                                    []).append(e["eventName"])
+            self.assertEqual(per_item, {"old": ["INSERT", "REMOVE"],
+                                        "new": ["INSERT"]}, r)
+            removes = [x for x in recs if x["eventName"] == "REMOVE"]
+            self.assertEqual(removes[0]["userIdentity"], {
+                "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"},
+                r)
+            self.assertEqual(removes[0]["dynamodb"]["OldImage"]["expires"],
+                             {"N": past}, r)
+            self.assertEqual({e["awsRegion"] for e in recs}, {AP}, r)
+            self.assertEqual(self.get(r, t, "old"), None, r)
+            self.assertEqual(in_gsi(r), ["new"], r)
+            r_check = node.admin_ok("/admin/index-check", {"TableName": t})
+            self.assertEqual((r_check["Missing"], r_check["Extra"]), (0, 0))
