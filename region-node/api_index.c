@@ -42,19 +42,21 @@ static const char *ks_attr(const cJSON *ks, const char *role)
 	return NULL;
 }
 
-/* Validates one index's KeySchema against ad.  member is the coral path
- * ("globalSecondaryIndexes.1.member"). */
-static int index_ks_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
-    const char *member, const char *name)
+int rn_keyschema_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
+    const char *member)
 {
 	const cJSON *e;
+	char path[96];
 	int n = 0;
 
+	/* The coral path of the KeySchema: the table's, or an index's. */
+	snprintf(path, sizeof(path), "%s%skeySchema", member ? member : "",
+	    member ? "." : "");
 	if (!cJSON_IsArray(ks) || cJSON_GetArraySize(ks) < 1 ||
 	    cJSON_GetArraySize(ks) > 2) {
 		rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 validation "
-		    "error detected: Value at '%s.keySchema' failed to "
-		    "satisfy constraint: Member must have length %s", member,
+		    "error detected: Value at '%s' failed to satisfy "
+		    "constraint: Member must have length %s", path,
 		    cJSON_GetArraySize(ks) > 2 ? "less than or equal to 2" :
 		    "greater than or equal to 1");
 		return -1;
@@ -74,9 +76,9 @@ static int index_ks_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
 		if (strcmp(kt, "HASH") != 0 && strcmp(kt, "RANGE") != 0) {
 			rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 "
 			    "validation error detected: Value '%s' at "
-			    "'%s.keySchema.%d.member.keyType' failed to satisfy "
+			    "'%s.%d.member.keyType' failed to satisfy "
 			    "constraint: Member must satisfy enum value set: "
-			    "[HASH, RANGE]", kt, member, n + 1);
+			    "[HASH, RANGE]", kt, path, n + 1);
 			return -1;
 		}
 		if ((n == 0) != (strcmp(kt, "HASH") == 0)) {
@@ -102,7 +104,6 @@ static int index_ks_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
 		}
 		n++;
 	}
-	(void)name;
 	return 0;
 }
 
@@ -204,7 +205,7 @@ static int index_def_parse(rn_call *c, const cJSON *o, int local,
 	    rn_req_arr(c, o, "KeySchema", "keySchema", 1, &ks) != 0 ||
 	    rn_req_obj(c, o, "ProvisionedThroughput", "provisionedThroughput",
 	    0, &pt) != 0 ||
-	    index_ks_parse(c, ks, ad, member, name) != 0)
+	    rn_keyschema_parse(c, ks, ad, member) != 0)
 		return -1;
 	if (local) {
 		const char *th = ks_attr(table_ks, "HASH");

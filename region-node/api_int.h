@@ -122,6 +122,11 @@ void rn_table_replica_change(rn_call *c, const char *table,
  */
 int rn_index_req_create(rn_call *c, const cJSON *gsi, const cJSON *lsi,
     cJSON *desc);
+/* Checks a KeySchema (HASH, then an optional RANGE, each defined in ad);
+ * member is the coral path of its owner (an index's), NULL for the
+ * table's. */
+int rn_keyschema_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
+    const char *member);
 int rn_index_req_update(rn_call *c, const cJSON *req, const cJSON *updates,
     const rn_table *t, cJSON *desc);
 void rn_index_describe(rn_node *n, const rn_table *t, const char *table_arn,

@@ -533,8 +533,8 @@ static void create_done(rn_write *w, gt_err commit_err)
 static int keys_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
     int has_indexes)
 {
-	const cJSON *e, *a;
-	int n = 0, nad = 0;
+	const cJSON *a;
+	int n, nad = 0;
 
 	if (cJSON_GetArraySize(ks) < 1 || cJSON_GetArraySize(ks) > 2) {
 		rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 validation "
@@ -573,60 +573,9 @@ static int keys_parse(rn_call *c, const cJSON *ks, const cJSON *ad,
 		}
 		nad++;
 	}
-	cJSON_ArrayForEach(e, ks) {
-		const char *an = NULL, *kt = NULL;
-		int found = 0;
-		if (!cJSON_IsObject(e)) {
-			rn_call_error(c, 400, RN_E_SERIALIZATION, "Unexpected "
-			    "value type in KeySchema");
-			return -1;
-		}
-		if (rn_req_str(c, e, "AttributeName",
-		    "keySchema.member.attributeName", 1, &an) != 0 ||
-		    rn_req_str(c, e, "KeyType", "keySchema.member.keyType", 1,
-		    &kt) != 0)
-			return -1;
-		if (strcmp(kt, "HASH") != 0 && strcmp(kt, "RANGE") != 0) {
-			rn_call_error(c, 400, RN_E_CORAL_VALIDATION, "1 "
-			    "validation error detected: Value '%s' at "
-			    "'keySchema.%d.member.keyType' failed to satisfy "
-			    "constraint: Member must satisfy enum value set: "
-			    "[HASH, RANGE]", kt, n + 1);
-			return -1;
-		}
-		if ((n == 0) != (strcmp(kt, "HASH") == 0)) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "Invalid KeySchema: "
-			    "%s", n == 0 ? "The first KeySchemaElement is not a "
-			    "HASH key type" : "The second KeySchemaElement is "
-			    "not a RANGE key type");
-			return -1;
-		}
-		cJSON_ArrayForEach(a, ad) {
-			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(a,
-			    "AttributeName");
-			if (strcmp(nm->valuestring, an) == 0)
-				found = 1;
-		}
-		if (!found) {
-			rn_call_error(c, 400, RN_E_VALIDATION, "One or more "
-			    "parameter values were invalid: Some index key "
-			    "attributes are not defined in "
-			    "AttributeDefinitions. Keys: [%s], "
-			    "AttributeDefinitions: [...]", an);
-			return -1;
-		}
-		if (n == 1) {
-			const cJSON *h = cJSON_GetArrayItem(ks, 0);
-			if (strcmp(cJSON_GetObjectItemCaseSensitive(h,
-			    "AttributeName")->valuestring, an) == 0) {
-				rn_call_error(c, 400, RN_E_VALIDATION, "Invalid "
-				    "KeySchema: Some index key attribute have "
-				    "no definition");
-				return -1;
-			}
-		}
-		n++;
-	}
+	if (rn_keyschema_parse(c, ks, ad, NULL) != 0)
+		return -1;
+	n = cJSON_GetArraySize(ks);
 	/* With indexes, rn_index_req_create checks that every definition
 	 * is used by some key. */
 	if (nad != n && !has_indexes) {
@@ -730,38 +679,6 @@ static void table_state_free(void *p)
 	free(st);
 }
 
-/* Deletes every item record of a table. */
-static gt_err table_drop_items(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
-{
-	MDB_cursor *cur;
-	uint8_t kb[4];
-	MDB_val k = {4, kb}, v;
-	gt_err err = GT_OK;
-	int rc;
-
-	gt_put_u32be(kb, id);
-	rc = mdb_cursor_open(txn, dbs->items, &cur);
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	/* Seek afresh after each delete: the simplest cursor use that LMDB
-	 * defines at every position, including the end of the database. */
-	for (;;) {
-		k.mv_size = 4;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != MDB_SUCCESS || k.mv_size < 4 ||
-		    gt_get_u32be(k.mv_data) != id)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != MDB_SUCCESS)
-			break;
-	}
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		err = rn_mdb_err(rc);
-	mdb_cursor_close(cur);
-	return err;
-}
-
 gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
     uint8_t log_op, const rn_logrec *from)
 {
@@ -774,7 +691,7 @@ gt_err rn_table_drop_txn(rn_node *n, MDB_txn *txn, const rn_table *t,
 
 	err = rn_derived_table(n, txn, t, NULL);
 	if (err == GT_OK)
-		err = table_drop_items(txn, dbs, t->id);
+		err = rn_mdb_del_id(txn, dbs->items, t->id);
 	if (err != GT_OK)
 		return err;
 	rc = mdb_del(txn, dbs->tables, &k, NULL);

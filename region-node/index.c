@@ -15,6 +15,7 @@
 
 #include "api_int.h"
 #include "changelog.h"
+#include "items.h"
 #include "table.h"
 
 /* ---------------------------------------------------------- descriptors */
@@ -397,31 +398,16 @@ static void ixfill_key(char out[32], uint32_t id)
  * index with local id `id`. */
 static gt_err index_drop(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
 {
-	MDB_cursor *cur;
 	uint8_t kb[4];
-	MDB_val k, v;
+	MDB_val k;
 	char mk[32];
+	gt_err err;
 	int rc;
 
 	gt_put_u32be(kb, id);
-	rc = mdb_cursor_open(txn, dbs->index, &cur);
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	for (;;) {
-		k.mv_size = 4;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != MDB_SUCCESS || k.mv_size < 4 ||
-		    memcmp(k.mv_data, kb, 4) != 0)
-			break;
-		/* One call deletes the key with all its duplicates. */
-		rc = mdb_cursor_del(cur, MDB_NODUPDATA);
-		if (rc != MDB_SUCCESS)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		return rn_mdb_err(rc);
+	err = rn_mdb_del_id(txn, dbs->index, id);
+	if (err != GT_OK)
+		return err;
 	k.mv_size = 4;
 	k.mv_data = kb;
 	rc = mdb_del(txn, dbs->stats, &k, NULL);

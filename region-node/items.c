@@ -80,3 +80,36 @@ gt_err rn_log_put(MDB_txn *txn, const rn_dbs *dbs, uint64_t seq,
 	gt_buf_free(&rec);
 	return rn_mdb_err(rc);
 }
+
+gt_err rn_mdb_del_id(MDB_txn *txn, MDB_dbi dbi, uint32_t id)
+{
+	MDB_cursor *cur;
+	uint8_t kb[4];
+	MDB_val k, v;
+	gt_err err = GT_OK;
+	int rc;
+
+	gt_put_u32be(kb, id);
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	/* Seek afresh after each delete: the simplest cursor use that LMDB
+	 * defines at every position, including the end of the database.
+	 * MDB_NODUPDATA deletes a key's duplicates with it (and is ignored
+	 * by databases without them). */
+	for (;;) {
+		k.mv_size = 4;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != MDB_SUCCESS || k.mv_size < 4 ||
+		    memcmp(k.mv_data, kb, 4) != 0)
+			break;
+		rc = mdb_cursor_del(cur, MDB_NODUPDATA);
+		if (rc != MDB_SUCCESS)
+			break;
+	}
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = rn_mdb_err(rc);
+	mdb_cursor_close(cur);
+	return err;
+}

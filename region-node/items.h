@@ -33,6 +33,13 @@ gt_err rn_item_read(MDB_txn *txn, const rn_dbs *dbs, const void *key,
 gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
     size_t key_len, const cf_version *ver, const char *body, size_t len);
 
+/*
+ * Deletes every record of database dbi whose key starts with the 4-byte
+ * big-endian id (a table's items, an index's entries, a table's expiry
+ * entries), with all their duplicates.  Errors: LMDB failures.
+ */
+gt_err rn_mdb_del_id(MDB_txn *txn, MDB_dbi dbi, uint32_t id);
+
 /* Appends change record r under sequence number seq (which must be larger
  * than every existing one). */
 gt_err rn_log_put(MDB_txn *txn, const rn_dbs *dbs, uint64_t seq,

@@ -222,32 +222,7 @@ static gt_err entry_exists(MDB_txn *txn, const rn_dbs *dbs, uint32_t id,
 /* Deletes every entry of table id. */
 static gt_err entries_clear(MDB_txn *txn, const rn_dbs *dbs, uint32_t id)
 {
-	MDB_cursor *cur;
-	uint8_t kb[4];
-	MDB_val k, v;
-	gt_err err = GT_OK;
-	int rc;
-
-	gt_put_u32be(kb, id);
-	rc = mdb_cursor_open(txn, dbs->expiry, &cur);
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	/* Seek afresh after each delete, as table_drop_items does. */
-	for (;;) {
-		k.mv_size = 4;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != MDB_SUCCESS || k.mv_size < 4 ||
-		    gt_get_u32be(k.mv_data) != id)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != MDB_SUCCESS)
-			break;
-	}
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		err = rn_mdb_err(rc);
-	mdb_cursor_close(cur);
-	return err;
+	return rn_mdb_del_id(txn, dbs->expiry, id);
 }
 
 /* Moves an item's entry from its old expiry to its new one under attr. */
