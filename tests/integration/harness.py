@@ -814,3 +814,37 @@ class Cluster:
                         return False
             return True
         return wait_for(idle, timeout, "replication links to be idle")
+
+
+class ClusterTestCase(NodeTestCase):
+    """A test class sharing one three-region cluster (global tables on).
+    Subclasses name it (CLUSTER_NAME) and may give config settings
+    (CLUSTER_SETTINGS).  setUp resumes and restarts any region an earlier
+    test left stopped or frozen, so tests do not depend on their order."""
+    START_NODE = False
+    CLUSTER_NAME = "cluster"
+    CLUSTER_SETTINGS = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cluster = Cluster(name=cls.CLUSTER_NAME,
+                              settings=cls.CLUSTER_SETTINGS)
+        cls.addClassCleanup(cls.cluster.close)
+        cls.cluster.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.cluster:
+            if n.alive():
+                n.stop()
+
+    def setUp(self):
+        for n in self.cluster:
+            if n.proc is not None and n.proc.poll() is None:
+                os.kill(n.proc.pid, signal.SIGCONT)
+        self.cluster.start()
+
+    def cl(self, region):
+        return self.cluster[region].client()
+

@@ -14,7 +14,7 @@ import sys
 
 import botocore.exceptions
 
-from harness import Cluster, NodeTestCase, wait_for, CLUSTER_REGIONS
+from harness import ClusterTestCase, NodeTestCase, wait_for, CLUSTER_REGIONS
 
 WAIT_S = 30.0
 
@@ -374,15 +374,8 @@ class IndexTest(NodeTestCase):
         self.assertEqual(out["Items"][0]["name"], {"S": "Ann"})
 
 
-class GlobalIndexTest(NodeTestCase):
-    START_NODE = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cluster = Cluster(name="ix")
-        cls.addClassCleanup(cls.cluster.close)
-        cls.cluster.start()
+class GlobalIndexTest(ClusterTestCase):
+    CLUSTER_NAME = "ix"
 
     def test_indexes_converge_in_every_region(self):
         us, eu, ap = (self.cluster[r] for r in CLUSTER_REGIONS)

@@ -20,7 +20,7 @@ import time
 
 import botocore.exceptions
 
-from harness import (Cluster, NodeTestCase, wait_for,
+from harness import (Cluster, ClusterTestCase, NodeTestCase, wait_for,
                      CLUSTER_REGIONS)
 
 US, EU, AP = CLUSTER_REGIONS
@@ -43,27 +43,8 @@ def stamp_key(meta):
     return (meta["Stamp"]["hlc"], meta["Stamp"]["origin"])
 
 
-class ReplicationTest(NodeTestCase):
-    START_NODE = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cluster = Cluster(name="repl")
-        cls.addClassCleanup(cls.cluster.close)
-        cls.cluster.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.cluster:
-            if n.alive():
-                n.stop()
-
-    def setUp(self):
-        for n in self.cluster:
-            if n.proc is not None and n.proc.poll() is None:
-                os.kill(n.proc.pid, signal.SIGCONT)
-        self.cluster.start()
+class ReplicationTest(ClusterTestCase):
+    CLUSTER_NAME = "repl"
 
     # -------------------------------------------------------------- helpers
 

@@ -16,7 +16,7 @@ import boto3
 import botocore.exceptions
 
 from harness import (AWS_CLI, CLUSTER_REGIONS, DUMMY_KEY, DUMMY_SECRET,
-                     REGION, Cluster, NodeTestCase, wait_for)
+                     REGION, ClusterTestCase, NodeTestCase, wait_for)
 
 US, EU, AP = CLUSTER_REGIONS
 WAIT_S = 30.0
@@ -145,27 +145,8 @@ class StreamsTestBase(NodeTestCase):
         self.assertEqual(len(recs), sum(len(v) for v in want.values()))
 
 
-class StreamsClusterTest(StreamsTestBase):
-    START_NODE = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cluster = Cluster(name="streams")
-        cls.addClassCleanup(cls.cluster.close)
-        cls.cluster.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.cluster:
-            if n.alive():
-                n.stop()
-
-    def setUp(self):
-        self.cluster.start()
-
-    def cl(self, region):
-        return self.cluster[region].client()
+class StreamsClusterTest(StreamsTestBase, ClusterTestCase):
+    CLUSTER_NAME = "streams"
 
     def sc(self, region, validate=True):
         return streams_client(self.cluster[region], validate)

@@ -16,7 +16,8 @@ import time
 
 import botocore.exceptions
 
-from harness import Cluster, NodeTestCase, wait_for, CLUSTER_REGIONS
+from harness import (ClusterTestCase, NodeTestCase, wait_for,
+                     CLUSTER_REGIONS)
 
 US, EU, AP = CLUSTER_REGIONS
 WAIT_S = 30.0
@@ -390,34 +391,12 @@ class TtlNodeTest(NodeTestCase):
         self.wait_gone(t, "c", client=c)
 
 
-class TtlClusterTest(NodeTestCase):
+class TtlClusterTest(ClusterTestCase):
     """Three regions with global tables, a short sweep interval and a
     takeover time of TAKEOVER_S seconds."""
-    START_NODE = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cluster = Cluster(name="ttl", settings={
-            "ttl_sweep_interval_ms": int(SWEEP_MS),
-            "ttl_takeover_s": TAKEOVER_S})
-        cls.addClassCleanup(cls.cluster.close)
-        cls.cluster.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.cluster:
-            if n.alive():
-                n.stop()
-
-    def setUp(self):
-        for n in self.cluster:
-            if n.proc is not None and n.proc.poll() is None:
-                os.kill(n.proc.pid, signal.SIGCONT)
-        self.cluster.start()
-
-    def cl(self, region):
-        return self.cluster[region].client()
+    CLUSTER_NAME = "ttl"
+    CLUSTER_SETTINGS = {"ttl_sweep_interval_ms": int(SWEEP_MS),
+                        "ttl_takeover_s": TAKEOVER_S}
 
     def get(self, region, table, pk):
         return self.cl(region).get_item(
