@@ -41,7 +41,10 @@ static const char verify_help[] =
 "ranges and which keys differ: keys present in some regions but not in\n"
 "others, and keys whose versions (value and write stamp) differ.\n"
 "A region that the table lists as an ACTIVE replica but that does not\n"
-"hold the table is reported as missing.\n"
+"hold the table is reported as missing.  Each region's secondary\n"
+"indexes are also checked against a rebuild from its own items\n"
+"(POST /admin/index-check); entries missing or extra make the table\n"
+"DIFFERENT.\n"
 "\n"
 "Output, per table:\n"
 "  TABLE: equal in N regions (M items)\n"
@@ -49,10 +52,12 @@ static const char verify_help[] =
 "    range I/64 (partition hash LO-HI): K keys differ\n"
 "      KEY: only in REGIONS; missing in REGIONS\n"
 "      KEY: different versions: REGIONS DIGEST; REGIONS DIGEST\n"
+"    indexes in REGION: N entries missing, M extra (...)\n"
 "KEY is the item's key in DynamoDB JSON, e.g. {\"pk\":{\"S\":\"a\"}}.\n"
 "\n"
 "With --json: {\"Equal\": bool, \"Tables\": [{\"TableName\", \"Equal\",\n"
-"  \"Regions\": [{\"Region\", \"Items\", \"Digest\"}], \"Missing\": [...],\n"
+"  \"Regions\": [{\"Region\", \"Items\", \"Digest\", \"IndexCheck\"}],\n"
+"  \"Missing\": [...],\n"
 "  \"Unreachable\": [...], \"Ranges\": [{\"Range\", \"HashLo\", \"HashHi\",\n"
 "  \"Keys\": [{\"Key\", \"PresentIn\", \"MissingIn\", \"Digests\"}]}]}]}\n"
 "\n"
@@ -75,6 +80,7 @@ typedef struct vreg {
 	cJSON *dig;             /* digest answer (owned) */
 	cJSON *desc;            /* DescribeTable "Table" (owned) */
 	cJSON *keys;            /* ListRange answer (owned) */
+	cJSON *ixchk;           /* /admin/index-check answer (owned) */
 } vreg;
 
 static int not_held(const cli_apierr *e)
@@ -121,6 +127,16 @@ static void vreg_digest(void *arg)
 		return;
 	}
 	v->dig = res;
+	/* Its secondary indexes against a rebuild from its items. */
+	req = cJSON_CreateObject();
+	if (req == NULL)
+		return;
+	cJSON_AddStringToObject(req, "TableName", v->table);
+	res = NULL;
+	if (cli_admin(v->o, v->r, "/admin/index-check", 1, req, &res,
+	    &v->e) == CLI_EXIT_OK)
+		v->ixchk = res;
+	cJSON_Delete(req);
 	/* The replica list, to notice a replica that lacks the table. */
 	req = cJSON_CreateObject();
 	if (req == NULL)
@@ -380,6 +396,9 @@ static int verify_table(const cli_opts *o, cli_cluster *c, const char *t,
 			    v[i].dig, "Items", 0));
 			cJSON_AddStringToObject(e, "Digest", cli_json_str(
 			    v[i].dig, "Digest"));
+			if (v[i].ixchk != NULL)
+				cJSON_AddItemToObject(e, "IndexCheck",
+				    cJSON_Duplicate(v[i].ixchk, 1));
 			cJSON_AddItemToArray(regs, e);
 		}
 	}
@@ -476,6 +495,16 @@ static int verify_table(const cli_opts *o, cli_cluster *c, const char *t,
 	}
 	if (nmissing > 0)
 		equal = 0;
+	for (size_t k = 0; k < nh; k++) {
+		double miss = cli_json_num(h[k]->ixchk, "Missing", 0);
+		double extra = cli_json_num(h[k]->ixchk, "Extra", 0);
+		if (miss == 0 && extra == 0)
+			continue;
+		equal = 0;
+		gt_buf_printf(&out.text, "    indexes in %s: %.0f entr%s "
+		    "missing, %.0f extra (a rebuild from its items differs)\n",
+		    h[k]->r->name, miss, miss == 1 ? "y" : "ies", extra);
+	}
 	cJSON_AddBoolToObject(td, "Equal", equal);
 	if (!equal)
 		rc = cli_exit_worse(rc, CLI_EXIT_FAIL);
@@ -506,6 +535,7 @@ out:
 		cJSON_Delete(v[i].dig);
 		cJSON_Delete(v[i].desc);
 		cJSON_Delete(v[i].keys);
+		cJSON_Delete(v[i].ixchk);
 	}
 	gt_buf_free(&out.text);
 	return rc;

@@ -42,6 +42,7 @@ HOST = "127.0.0.1"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NODE_BIN = os.environ.get("MERIDIAN_NODE",
                           os.path.join(REPO, "bin", "region-node"))
+CLI_BIN = os.environ.get("MERIDIAN_CLI", os.path.join(REPO, "bin", "meridian"))
 AWS_CLI = os.environ.get("MERIDIAN_AWS_CLI", "aws")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
@@ -734,6 +735,20 @@ class Cluster:
         except Exception:
             self.close()
             raise
+
+    def cli(self, *args, timeout=60):
+        """Runs bin/meridian ARGS against the cluster as it runs now (the
+        regions' current API ports); returns the CompletedProcess."""
+        conf = dict(self.config)
+        conf["regions"] = [dict(r, port=self.nodes[r["region"]].port)
+                           for r in conf["regions"]]
+        path = os.path.join(self.nodes[self.regions[0]].root,
+                            "cli-cluster.json")
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        return subprocess.run([CLI_BIN, "--config", path] + list(args),
+                              capture_output=True, text=True,
+                              timeout=timeout)
 
     def write_config(self):
         text = json.dumps(self.config, indent=1)

@@ -131,15 +131,7 @@ class FaultTest(unittest.TestCase):
                          3600000)
 
     def cli(self, *args):
-        import json
-        cfg = os.path.join(self.us.root, "cli-faults.json")
-        conf = dict(self.cluster.config)
-        conf["regions"] = [dict(r, port=self.cluster[r["region"]].port)
-                           for r in conf["regions"]]
-        with open(cfg, "w") as f:
-            json.dump(conf, f)
-        return subprocess.run([CLI, "--config", cfg] + list(args),
-                              capture_output=True, text=True, timeout=60)
+        return self.cluster.cli(*args)
 
     def test_fault_cli(self):
         import json

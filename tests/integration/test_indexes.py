@@ -460,3 +460,49 @@ class GlobalIndexTest(ClusterTestCase):
             r = n.admin_ok("/admin/index-check", {"TableName": t})
             self.assertEqual((r["Missing"], r["Extra"], r["Indexes"]),
                              (0, 0, 3), n.region)
+
+    def test_verify_checks_every_region_index(self):
+        """meridian verify compares each region's indexes with a rebuild
+        from its items, and names a region whose index was tampered with."""
+        import json
+        import subprocess
+        us, eu = self.cluster[CLUSTER_REGIONS[0]], self.cluster[
+            CLUSTER_REGIONS[1]]
+        t = "gix_verify"
+        us.client().create_table(
+            TableName=t, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}}])
+        for i in range(20):
+            us.client().put_item(TableName=t, Item={
+                "pk": {"S": "k%d" % i}, "g": {"S": "g%d" % (i % 3)}})
+        self.cluster.wait_converged(t, items=20, timeout=WAIT_S)
+        rc = self.cluster.cli("verify", t, "--json")
+        self.assertEqual(rc.returncode, 0, rc.stdout + rc.stderr)
+        doc = json.loads(rc.stdout)
+        checks = [r["IndexCheck"] for r in doc["Tables"][0]["Regions"]]
+        self.assertEqual(len(checks), 3)
+        for c in checks:
+            self.assertEqual((c["Entries"], c["Missing"], c["Extra"]),
+                             (20, 0, 0))
+        # Plant an extra index entry straight into eu-west-1's LMDB.
+        eu.stop()
+        dump = subprocess.run(["mdb_dump", "-s", "index", eu.data_dir],
+                              capture_output=True, text=True, check=True)
+        lines = dump.stdout.split("\n")
+        end = lines.index("HEADER=END")
+        bogus = lines[:end + 1] + [lines[end + 1], " " + "00" * 12,
+                                   "DATA=END", ""]
+        subprocess.run(["mdb_load", "-s", "index", eu.data_dir],
+                       input="\n".join(bogus), text=True, check=True)
+        eu.restart()
+        rc = self.cluster.cli("verify", t)
+        self.assertEqual(rc.returncode, 1, rc.stdout + rc.stderr)
+        self.assertIn("indexes in eu-west-1: 0 entries missing, 1 extra",
+                      rc.stdout)
