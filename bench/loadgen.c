@@ -164,6 +164,7 @@ typedef struct lg_opts {
 	uint64_t max_requests;
 	uint64_t keys;
 	size_t item_bytes;
+	unsigned gsis;      /* create-table: global secondary indexes */
 	int timeout_ms;
 } lg_opts;
 
@@ -886,7 +887,8 @@ static int lg_run_create(void)
 {
 	lg_conn c;
 	gt_buf out = GT_BUF_INIT;
-	char body[1024];
+	char body[2048];
+	gt_buf gsi = GT_BUF_INIT;
 	uint64_t start_ns, limit_ns;
 	const char *state = "TIMEOUT";
 	int st, n, code = 1;
@@ -900,13 +902,31 @@ static int lg_run_create(void)
 		return 2;
 	start_ns = gt_mono_ns();
 	limit_ns = g_opt.duration_set ? g_opt.duration_ns : 10000000000ull;
+	/* Every put writes "seq" (N) and "pk": index i is keyed on seq,
+	 * with pk as its sort key from the second index on. */
+	if (g_opt.gsis > 0) {
+		gt_buf_puts(&gsi, ",{\"AttributeName\":\"seq\","
+		    "\"AttributeType\":\"N\"}],\"GlobalSecondaryIndexes\":[");
+		for (unsigned i = 0; i < g_opt.gsis; i++)
+			gt_buf_printf(&gsi, "%s{\"IndexName\":\"by_seq%u\","
+			    "\"KeySchema\":[{\"AttributeName\":\"seq\","
+			    "\"KeyType\":\"HASH\"}%s],\"Projection\":"
+			    "{\"ProjectionType\":\"%s\"}}", i ? "," : "", i,
+			    i ? ",{\"AttributeName\":\"pk\",\"KeyType\":"
+			    "\"RANGE\"}" : "", i % 2 ? "ALL" : "KEYS_ONLY");
+		gt_buf_putc(&gsi, ']');
+	} else {
+		gt_buf_putc(&gsi, ']');
+	}
+	if (!gt_buf_ok(&gsi))
+		goto out;
 	n = snprintf(body, sizeof(body),
 	    "{\"TableName\":\"%s\","
 	    "\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}],"
 	    "\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
-	    "\"AttributeType\":\"S\"}],"
+	    "\"AttributeType\":\"S\"}%.*s,"
 	    "\"BillingMode\":\"PAY_PER_REQUEST\"}",
-	    g_opt.table);
+	    g_opt.table, (int)gsi.len, gsi.data);
 	if (n < 0 || (size_t)n >= sizeof(body))
 		goto out;
 	st = lg_call(&c, "CreateTable", body, &out);
@@ -946,6 +966,7 @@ out:
 	free(c.rbuf);
 	gt_buf_free(&c.body);
 	gt_buf_free(&out);
+	gt_buf_free(&gsi);
 	return code;
 }
 
@@ -968,6 +989,9 @@ static void lg_usage(FILE *f)
 	    "(1000)\n"
 	    "  --key-prefix P       keys are P<conn>-<n> (k)\n"
 	    "  --item-bytes N       put: JSON size of each item (200)\n"
+	    "  --gsi N              create-table: N (0-4) global secondary "
+	    "indexes on\n"
+	    "                       the items' seq attribute (0)\n"
 	    "  --timeout-ms N       per socket call (10000)\n");
 }
 
@@ -1051,6 +1075,10 @@ static int lg_parse_args(int argc, char **argv)
 			if (lg_parse_u64(val, 1, LG_ITEM_BYTES_MAX, &v) != 0)
 				return -1;
 			g_opt.item_bytes = (size_t)v;
+		} else if (strcmp(a, "--gsi") == 0) {
+			if (lg_parse_u64(val, 0, 4, &v) != 0)
+				return -1;
+			g_opt.gsis = (unsigned)v;
 		} else if (strcmp(a, "--timeout-ms") == 0) {
 			if (lg_parse_u64(val, 1, 600000, &v) != 0)
 				return -1;

@@ -17,6 +17,7 @@
 #   BENCH_STRICT       1: exit non-zero when a target ratio is missed
 #   BENCH_BACKFILL     0 skips the backfill benchmark (1)
 #   BENCH_BACKFILL_ITEMS items in the table that gets a new replica (1000000)
+#   BENCH_INDEXES      0 skips the secondary-index write benchmark (1)
 #   O                  the Makefile's build directory (build)
 # Everything it starts is stopped, and its temporary directory removed, on
 # exit.
@@ -192,6 +193,37 @@ bench_durability() {
 		echo "bench: region-node logged errors ($mode):" >&2
 		grep ERROR "$dir/node.log" | head -n 5 >&2
 	fi
+}
+
+# bench_indexes: PutItem (nosync) into a table with two global secondary
+# indexes (KEYS_ONLY and ALL) against a table without any, on one node,
+# alternating the two loads twice so that other work on the machine falls
+# on both sides.  Each index entry is written in the item's transaction.
+bench_indexes() {
+	local dir=$TMP/indexes pid port i line plain=0 gsi=0
+	mkdir -p "$dir/data"
+	"$NODE" --port 0 --port-file "$dir/node.port" --data "$dir/data" \
+	    --durability nosync --log-level warn 2>"$dir/node.log" &
+	pid=$!
+	PIDS+=("$pid")
+	if ! port=$(wait_port "$dir/node.port" "$pid"); then
+		fail "region-node did not start (indexes)"
+		return 0
+	fi
+	TABLE=plain load "$port" create-table >/dev/null
+	TABLE=gsi2 load "$port" create-table --gsi 2 >/dev/null
+	for i in 1 2; do
+		line=$(TABLE=plain load "$port" put --key-prefix "p$i")
+		echo "  indexes none: $line" >&2
+		plain=$(awk -v a="$plain" -v b="$(field "$line" rps)" \
+		    'BEGIN { print a + b }')
+		line=$(TABLE=gsi2 load "$port" put --key-prefix "g$i")
+		echo "  indexes 2 GSIs: $line" >&2
+		gsi=$(awk -v a="$gsi" -v b="$(field "$line" rps)" \
+		    'BEGIN { print a + b }')
+	done
+	stop "$pid" region-node
+	echo "$plain $gsi" >"$TMP/indexes.result"
 }
 
 # bench_replication: three region nodes on 127.0.0.1 (nosync) replicating
@@ -426,6 +458,8 @@ done
 bench_replication
 : >"$TMP/backfill.result"
 if [ "${BENCH_BACKFILL:-1}" = 1 ]; then bench_backfill; fi
+: >"$TMP/indexes.result"
+if [ "${BENCH_INDEXES:-1}" = 1 ]; then bench_indexes; fi
 
 rc=0
 report || rc=$?
@@ -447,6 +481,13 @@ if [ -s "$TMP/backfill.result" ]; then
 	printf '  replica add: %8.2f s %10s items/s\n' "$bs" "$brate"
 	printf '  mdb_copy:    %8.2f s %10s items/s\n' "$cs" "$crate"
 	awk -v b="$brate" -v c="$crate" 'BEGIN { printf "  ratio backfill/mdb_copy: %.2f (goal >= 0.50)\n", b / c }'
+fi
+if [ -s "$TMP/indexes.result" ]; then
+	read -r plain gsi <"$TMP/indexes.result"
+	echo
+	echo "PutItem (nosync, $CONNS connections) into a table with 2 GSIs" \
+	    "vs none, same node"
+	awk -v p="$plain" -v g="$gsi" 'BEGIN { printf "  none: %.0f req/s   2 GSIs: %.0f req/s   ratio: %.2f\n", p / 2, g / 2, g / p }'
 fi
 if [ "$rc" -eq 3 ]; then
 	echo "bench: a target ratio was missed" >&2
