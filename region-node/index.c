@@ -128,10 +128,11 @@ gt_err rn_indexes_parse(const cJSON *desc, rn_index **out, size_t *n)
 		    cJSON_GetObjectItemCaseSensitive(desc, member[m]));
 	if (total > RN_GSI_MAX + RN_LSI_MAX)
 		return GT_ECORRUPT;
-	*out = NULL;
-	*n = 0;
-	if (total == 0)
+	if (total == 0) {
+		*out = NULL;
+		*n = 0;
 		return GT_OK;
+	}
 	ix = calloc(total, sizeof(*ix));
 	if (ix == NULL)
 		return GT_ENOMEM;
@@ -254,6 +255,16 @@ gt_err rn_index_validate(const rn_table *t, const cJSON *item,
 				return GT_EINVAL;
 			}
 		}
+		/* Index keys obey the table's key size limits. */
+		if (has_keyattr(&ix->kt->hash, item) && (ix->kt->range.type ==
+		    RN_AV_NONE || has_keyattr(&ix->kt->range, item))) {
+			gt_buf k = GT_BUF_INIT;
+			gt_err err = rn_table_key_encode(ix->kt, item, 0, &k,
+			    msg);
+			gt_buf_free(&k);
+			if (err != GT_OK)
+				return err;
+		}
 	}
 	return GT_OK;
 }
@@ -316,6 +327,25 @@ static size_t projected_size(const rn_table *t, const rn_index *ix,
 	return n;
 }
 
+/* Is the entry (ik, key) stored? */
+static gt_err entry_exists(MDB_txn *txn, const rn_dbs *dbs, const gt_buf *ik,
+    const void *key, size_t key_len, int *there)
+{
+	MDB_val k = {ik->len, ik->data};
+	MDB_val v = {key_len, (void *)(uintptr_t)key};
+	MDB_cursor *cur;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbs->index, &cur);
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+	mdb_cursor_close(cur);
+	*there = rc == MDB_SUCCESS;
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? GT_OK :
+	    rn_mdb_err(rc);
+}
+
 /* Adds (add = 1) or removes one entry; *changed tells whether it was not
  * there / was there, for the statistics. */
 static gt_err entry_put(MDB_txn *txn, const rn_dbs *dbs, const gt_buf *ik,
@@ -360,7 +390,16 @@ gt_err rn_index_item(MDB_txn *txn, const rn_dbs *dbs, const rn_table *t,
 		}
 		if (in_o && in_n && ko.len == kn.len &&
 		    memcmp(ko.data, kn.data, ko.len) == 0) {
-			/* Same place in the index: only the size moves. */
+			/* Same place in the index: only the size moves, if
+			 * the entry is there (a backfill may not have reached
+			 * it yet, and adds it at its full size). */
+			if (ix->backfilling) {
+				int there = 0;
+				err = entry_exists(txn, dbs, &ko, key, key_len,
+				    &there);
+				if (err != GT_OK || !there)
+					continue;
+			}
 			err = rn_stats_add(txn, dbs, ix->kt->id, 0,
 			    (int64_t)projected_size(t, ix, new_) -
 			    (int64_t)projected_size(t, ix, old));
@@ -834,8 +873,7 @@ gt_err rn_index_check(MDB_txn *txn, const rn_dbs *dbs, const rn_table *t,
 			break;
 		}
 		for (size_t i = 0; i < t->nindexes && err == GT_OK; i++) {
-			MDB_val ek, ev = {k.mv_size, k.mv_data};
-			int in;
+			int in, there;
 			gt_buf_reset(&ik);
 			in = rn_index_entry_key(&t->indexes[i], item, &ik);
 			if (in < 0) {
@@ -845,23 +883,10 @@ gt_err rn_index_check(MDB_txn *txn, const rn_dbs *dbs, const rn_table *t,
 			if (in == 0)
 				continue;
 			(*entries)++;
-			ek.mv_size = ik.len;
-			ek.mv_data = ik.data;
-			{
-				MDB_cursor *ic;
-				rc = mdb_cursor_open(txn, dbs->index, &ic);
-				if (rc != MDB_SUCCESS) {
-					err = rn_mdb_err(rc);
-					break;
-				}
-				rc = mdb_cursor_get(ic, &ek, &ev,
-				    MDB_GET_BOTH);
-				mdb_cursor_close(ic);
-			}
-			if (rc == MDB_NOTFOUND)
+			err = entry_exists(txn, dbs, &ik, k.mv_data, k.mv_size,
+			    &there);
+			if (err == GT_OK && !there)
 				(*missing)++;
-			else if (rc != MDB_SUCCESS)
-				err = rn_mdb_err(rc);
 		}
 		cJSON_Delete(item);
 	}
