@@ -178,6 +178,98 @@ class TopologyTest(unittest.TestCase):
             ReplicaUpdates=[{"Create": {"RegionName": region}}])
         self.wait_active(node, table, region)
 
+    def test_added_replica_takes_indexes_stream_and_ttl(self):
+        """A replica added to a table with a GSI, an LSI, a stream and TTL
+        gets all four: its indexes are filled by the backfill and equal a
+        rebuild from its items, its own stream carries later writes, and
+        its TTL setting is the table's."""
+        c = self.us.client()
+        c.create_table(
+            TableName="rich", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "g", "AttributeType": "S"},
+                {"AttributeName": "r", "AttributeType": "N"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}}],
+            LocalSecondaryIndexes=[{
+                "IndexName": "by_r",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                              {"AttributeName": "r", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+            StreamSpecification={"StreamEnabled": True,
+                                 "StreamViewType": "KEYS_ONLY"})
+        c.update_time_to_live(TableName="rich", TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "exp"})
+        for i in range(300):
+            item = {"pk": {"S": "p%d" % (i % 10)}, "sk": {"N": str(i)}}
+            if i % 3:
+                item["g"] = {"S": "g%d" % (i % 4)}
+            if i % 2:
+                item["r"] = {"N": str(1000 - i)}
+            c.put_item(TableName="rich", Item=item)
+        self.add_replica(self.us, "rich", "eu-west-1")
+        e = self.eu.client()
+
+        def gsi(client):
+            out = []
+            for g in range(4):
+                out += sorted(x["sk"]["N"] for x in client.query(
+                    TableName="rich", IndexName="by_g",
+                    KeyConditionExpression="g = :g",
+                    ExpressionAttributeValues={":g": {"S": "g%d" % g}})[
+                    "Items"])
+            return out
+        self.assertEqual(len(gsi(c)), 200)
+        self.assertEqual(gsi(e), gsi(c))
+        lsi = e.query(TableName="rich", IndexName="by_r",
+                      KeyConditionExpression="pk = :p",
+                      ExpressionAttributeValues={":p": {"S": "p1"}})["Items"]
+        self.assertEqual([x["r"]["N"] for x in lsi],
+                         sorted((str(1000 - i) for i in range(300)
+                                 if i % 10 == 1 and i % 2),
+                                key=int))
+        chk = self.eu.admin_ok("/admin/index-check", {"TableName": "rich"})
+        self.assertEqual((chk["Entries"], chk["Missing"], chk["Extra"]),
+                         (350, 0, 0))
+        self.assertEqual(e.describe_time_to_live(TableName="rich")[
+            "TimeToLiveDescription"], {"TimeToLiveStatus": "ENABLED",
+                                       "AttributeName": "exp"})
+        d = e.describe_table(TableName="rich")["Table"]
+        self.assertIn(":eu-west-1:", d["LatestStreamArn"])
+        # A write in us-east-1 after the add reaches eu-west-1's stream.
+        c.put_item(TableName="rich", Item={"pk": {"S": "late"},
+                                           "sk": {"N": "1"}})
+        import boto3
+        sc = boto3.session.Session(
+            aws_access_key_id="x", aws_secret_access_key="x",
+            region_name="eu-west-1").client(
+            "dynamodbstreams", endpoint_url=self.eu.endpoint)
+
+        def late_in_stream():
+            arn = d["LatestStreamArn"]
+            shard = sc.describe_stream(StreamArn=arn)["StreamDescription"][
+                "Shards"][0]["ShardId"]
+            it = sc.get_shard_iterator(
+                StreamArn=arn, ShardId=shard,
+                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            for _ in range(50):
+                page = sc.get_records(ShardIterator=it)
+                for rec in page["Records"]:
+                    if rec["dynamodb"]["Keys"]["pk"] == {"S": "late"}:
+                        return rec
+                it = page.get("NextShardIterator")
+                if not page["Records"] or it is None:
+                    return None
+            return None
+        rec = wait_for(late_in_stream, 30, "the late write in eu's stream")
+        self.assertEqual(rec["awsRegion"], "us-east-1")
+
     def test_replica_errors(self):
         c = self.us.client()
         create_regional(c, "errs")
