@@ -16,7 +16,8 @@ import boto3
 import botocore.exceptions
 
 from harness import (AWS_CLI, CLUSTER_REGIONS, DUMMY_KEY, DUMMY_SECRET,
-                     REGION, ClusterTestCase, NodeTestCase, wait_for)
+                     REGION, Cluster, ClusterTestCase, NodeTestCase,
+                     wait_for)
 
 US, EU, AP = CLUSTER_REGIONS
 WAIT_S = 30.0
