@@ -12,7 +12,6 @@ import os
 import random
 import sys
 
-import botocore.exceptions
 
 from harness import ClusterTestCase, NodeTestCase, wait_for, CLUSTER_REGIONS
 

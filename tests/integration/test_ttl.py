@@ -9,8 +9,6 @@ stays are made after a later expired "sentinel" item has gone, which
 proves the sweeper has run past it since; no fixed sleeps.
 """
 
-import os
-import signal
 import subprocess
 import time
 
