@@ -50,6 +50,9 @@ int rn_check_table_name(rn_call *c, const char *name, const char *member);
 /* Is t still the catalog's table of its name?  Exact on the writer thread,
  * where the catalog changes only after commits. */
 int rn_table_is_current(rn_node *n, const rn_table *t);
+/* Is t the catalog's descriptor of its table, not an older one of the
+ * same table?  A change built from t must not undo a newer one. */
+int rn_table_is_latest(rn_node *n, const rn_table *t);
 
 /* Maps a gt_err from a lower layer with message msg onto the answer. */
 void rn_call_fail_err(rn_call *c, gt_err err, const char *msg);

@@ -72,6 +72,14 @@ int rn_table_is_current(rn_node *n, const rn_table *t)
 	return same;
 }
 
+int rn_table_is_latest(rn_node *n, const rn_table *t)
+{
+	rn_table *cur = rn_catalog_get(&n->catalog, t->name);
+	int same = cur == t;
+	rn_table_unref(cur);
+	return same;
+}
+
 /* Creates the request's expression context, taking the names and values
  * objects out of the request so they outlive it. */
 static int expr_ctx_make(rn_call *c, cJSON *req, rn_expr_ctx **ex,

@@ -808,6 +808,15 @@ static gt_err update_write(rn_store *s, MDB_txn *txn, rn_write *w)
 		w->result = GT_ENOTFOUND;
 		return GT_OK;
 	}
+	if (!rn_table_is_latest(c->node, st->t)) {
+		/* Another change committed since this one was built from
+		 * the table: applying it would undo that change. */
+		rn_call_error(c, 400, RN_E_IN_USE, "Attempt to change a "
+		    "resource which is still in use: Table is being updated: "
+		    "%s", st->t->name);
+		w->result = GT_EBUSY;
+		return GT_OK;
+	}
 	made = st->made;
 	st->made = NULL;
 	err = rn_table_settings_txn(c->node, txn, st->t, made->desc, &st->made);

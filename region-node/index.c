@@ -600,8 +600,8 @@ static gt_err ixfill_fn(rn_store *s, MDB_txn *txn, rn_write *w)
 	int rc, end = 0;
 	gt_err err = GT_OK;
 
-	if (!rn_table_is_current(job->n, job->t))
-		return GT_OK; /* replaced meanwhile: the next round sees it */
+	if (!rn_table_is_latest(job->n, job->t))
+		return GT_OK; /* changed meanwhile: the next round sees it */
 	for (size_t i = 0; i < job->t->nindexes; i++)
 		if (job->t->indexes[i].kt->id == job->ix_id)
 			ix = &job->t->indexes[i];

@@ -720,7 +720,7 @@ static gt_err gc_fn(rn_store *s, MDB_txn *txn, rn_write *w)
 gt_err rn_stream_gc(rn_node *n, uint64_t now_ms)
 {
 	const rn_dbs *dbs = rn_store_dbs(n->store);
-	uint64_t ret_ms = (uint64_t)n->streams.retention_s * 1000u, floor;
+	uint64_t ret_ms = (uint64_t)n->streams.retention_s * 1000u;
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -736,7 +736,9 @@ gt_err rn_stream_gc(rn_node *n, uint64_t now_ms)
 		free(job);
 		return err;
 	}
-	floor = meta_u64(txn, dbs, "log_floor");
+	/* As in DynamoDB, a closed stream goes stream_retention_s after it
+	 * closed, whether or not the log still holds its records (a log
+	 * kept for a lagging peer would otherwise keep it forever). */
 	rc = mdb_cursor_open(txn, dbs->streams, &cur);
 	for (rc = rc != MDB_SUCCESS ? rc : mdb_cursor_get(cur, &k, &v,
 	    MDB_FIRST); rc == MDB_SUCCESS && job->n < GC_BATCH_MAX;
@@ -744,7 +746,7 @@ gt_err rn_stream_gc(rn_node *n, uint64_t now_ms)
 		rn_stream st;
 		if (rn_stream_decode(k.mv_data, k.mv_size, v.mv_data,
 		    v.mv_size, &st) != GT_OK || !st.closed ||
-		    st.end_seq > floor || st.closed_ms + ret_ms > now_ms)
+		    st.closed_ms + ret_ms > now_ms)
 			continue;
 		memcpy(job->keys[job->n], k.mv_data, k.mv_size);
 		job->lens[job->n++] = k.mv_size;

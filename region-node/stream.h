@@ -17,8 +17,9 @@
  *  2. A stream has one shard for its whole life.  Sequence numbers are
  *     log sequence numbers, written as 21 decimal digits.
  *  3. A closed stream (disabled, or its table dropped) stays listed and
- *     readable, as DISABLED, until retention has removed its records and
- *     stream_retention_s has passed since it closed; then it is forgotten.
+ *     readable, as DISABLED, until stream_retention_s has passed since it
+ *     closed; then it is forgotten, as DynamoDB deletes a disabled stream
+ *     after 24 hours.
  *  4. While any stream exists, log retention keeps every record younger
  *     than stream_retention_s (measured on the record's hybrid timestamp)
  *     unless log_keep_max forces it out; a position at or below the log's
