@@ -113,3 +113,21 @@ gt_err rn_mdb_del_id(MDB_txn *txn, MDB_dbi dbi, uint32_t id)
 	mdb_cursor_close(cur);
 	return err;
 }
+
+gt_err rn_mdb_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    uint64_t *out)
+{
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		*out = 0;
+		return GT_OK;
+	}
+	if (rc != MDB_SUCCESS)
+		return rn_mdb_err(rc);
+	if (v.mv_size != 8)
+		return GT_ECORRUPT;
+	*out = gt_get_u64be(v.mv_data);
+	return GT_OK;
+}

@@ -40,6 +40,11 @@ gt_err rn_item_write(MDB_txn *txn, const rn_dbs *dbs, const void *key,
  */
 gt_err rn_mdb_del_id(MDB_txn *txn, MDB_dbi dbi, uint32_t id);
 
+/* Reads the u64 (big-endian) stored under key name in dbi: 0 when there
+ * is none.  Errors: GT_ECORRUPT (not 8 bytes), LMDB failures. */
+gt_err rn_mdb_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    uint64_t *out);
+
 /* Appends change record r under sequence number seq (which must be larger
  * than every existing one). */
 gt_err rn_log_put(MDB_txn *txn, const rn_dbs *dbs, uint64_t seq,

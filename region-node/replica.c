@@ -29,24 +29,6 @@
 
 /* --------------------------------------------------------------- cursors */
 
-static gt_err u64_get(MDB_txn *txn, MDB_dbi dbi, const char *name,
-    uint64_t *out)
-{
-	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
-	int rc = mdb_get(txn, dbi, &k, &v);
-
-	if (rc == MDB_NOTFOUND) {
-		*out = 0;
-		return GT_OK;
-	}
-	if (rc != MDB_SUCCESS)
-		return rn_mdb_err(rc);
-	if (v.mv_size != 8)
-		return GT_ECORRUPT;
-	*out = gt_get_u64be(v.mv_data);
-	return GT_OK;
-}
-
 static gt_err u64_put(MDB_txn *txn, MDB_dbi dbi, const char *name,
     uint64_t val)
 {
@@ -60,7 +42,7 @@ static gt_err u64_put(MDB_txn *txn, MDB_dbi dbi, const char *name,
 gt_err rn_cursor_get(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
     uint64_t *seq)
 {
-	return u64_get(txn, dbs->cursors, origin, seq);
+	return rn_mdb_get_u64(txn, dbs->cursors, origin, seq);
 }
 
 gt_err rn_cursor_put(MDB_txn *txn, const rn_dbs *dbs, const char *origin,
@@ -103,7 +85,7 @@ static gt_err ledger_add(rn_node *n, MDB_txn *txn, const rn_table *t,
 	MDB_val k = {12, kb}, v;
 	gt_err err;
 
-	err = u64_get(txn, dbs->meta, "ledger_seq", &seq);
+	err = rn_mdb_get_u64(txn, dbs->meta, "ledger_seq", &seq);
 	if (err == GT_OK)
 		err = u64_put(txn, dbs->meta, "ledger_seq", ++seq);
 	if (err != GT_OK)
@@ -787,7 +769,7 @@ gt_err rn_repl_log_scan(MDB_txn *txn, const rn_dbs *dbs, const char *self,
 	    gt_get_u64be(k.mv_data)) {
 		/* A gap before the first record kept: truncated past it. */
 		uint64_t floor = 0;
-		if (u64_get(txn, dbs->meta, "log_floor", &floor) == GT_OK &&
+		if (rn_mdb_get_u64(txn, dbs->meta, "log_floor", &floor) == GT_OK &&
 		    floor > after_seq)
 			*truncated = 1;
 	}
@@ -965,7 +947,7 @@ gt_err rn_log_own_head(MDB_txn *txn, const rn_dbs *dbs, const char *self,
 	gt_err err;
 	int rc;
 
-	err = u64_get(txn, dbs->meta, "own_head", &floor);
+	err = rn_mdb_get_u64(txn, dbs->meta, "own_head", &floor);
 	if (err != GT_OK)
 		return err;
 	*head = floor;

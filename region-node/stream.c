@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "items.h"
 #include "value.h"
 
 #define STREAM_FORMAT 1u
@@ -619,13 +620,14 @@ gt_err rn_stream_init(rn_node *n)
 
 /* ------------------------------------------------------------ retention */
 
+/* A meta counter; 0 when absent or unreadable. */
 static uint64_t meta_u64(MDB_txn *txn, const rn_dbs *dbs, const char *name)
 {
-	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	uint64_t v = 0;
 
-	if (mdb_get(txn, dbs->meta, &k, &v) == MDB_SUCCESS && v.mv_size == 8)
-		return gt_get_u64be(v.mv_data);
-	return 0;
+	if (rn_mdb_get_u64(txn, dbs->meta, name, &v) != GT_OK)
+		return 0;
+	return v;
 }
 
 uint64_t rn_stream_log_floor(MDB_txn *txn, const rn_dbs *dbs)

@@ -34,6 +34,7 @@
 
 #include "cluster.h"
 #include "repl.h"
+#include "items.h"
 #include "replica.h"
 #include "stream.h"
 #include "table.h"
@@ -1238,14 +1239,13 @@ static void *maint_main(void *arg)
 static uint64_t meta_u64(rn_node *node, const char *name)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
 	uint64_t val = 0;
 
 	if (rn_store_read_begin(node->store, &txn) != GT_OK)
 		return 0;
-	if (mdb_get(txn, rn_store_dbs(node->store)->meta, &k, &v) ==
-	    MDB_SUCCESS && v.mv_size == 8)
-		val = gt_get_u64be(v.mv_data);
+	if (rn_mdb_get_u64(txn, rn_store_dbs(node->store)->meta, name, &val) !=
+	    GT_OK)
+		val = 0;
 	rn_store_read_end(txn);
 	return val;
 }
