@@ -467,6 +467,27 @@ def print_recent_logs(stream=None):
 
 # ----------------------------------------------------------------- test base
 
+def create_table(client, name, hash_key=("pk", "S"), range_key=None,
+                 wait=True, **extra):
+    """Creates table name (on-demand unless billing is given) with a hash
+    key and an optional range key, each (name, type); waits until it
+    exists when wait is set."""
+    attrs = [{"AttributeName": hash_key[0], "AttributeType": hash_key[1]}]
+    ks = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
+    if range_key is not None:
+        attrs.append({"AttributeName": range_key[0],
+                      "AttributeType": range_key[1]})
+        ks.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
+    if "ProvisionedThroughput" not in extra and "BillingMode" not in extra:
+        extra["BillingMode"] = "PAY_PER_REQUEST"
+    resp = client.create_table(TableName=name, AttributeDefinitions=attrs,
+                               KeySchema=ks, **extra)
+    if wait:
+        client.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    return resp
+
+
 class NodeTestCase(unittest.TestCase):
     """A test class sharing one node (cls.node, cls.c client, cls.cn client
     without parameter validation, cls.r resource).  Set NODE_ARGS or
@@ -540,22 +561,8 @@ class NodeTestCase(unittest.TestCase):
 
     def create_table(self, name, hash_key=("pk", "S"), range_key=None,
                      client=None, wait=True, **extra):
-        c = client or self.c
-        attrs = [{"AttributeName": hash_key[0],
-                  "AttributeType": hash_key[1]}]
-        ks = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
-        if range_key is not None:
-            attrs.append({"AttributeName": range_key[0],
-                          "AttributeType": range_key[1]})
-            ks.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
-        if "ProvisionedThroughput" not in extra and "BillingMode" not in extra:
-            extra["BillingMode"] = "PAY_PER_REQUEST"
-        resp = c.create_table(TableName=name, AttributeDefinitions=attrs,
-                              KeySchema=ks, **extra)
-        if wait:
-            c.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
-        return resp
+        return create_table(client or self.c, name, hash_key, range_key,
+                            wait, **extra)
 
     def batch_put(self, table, items, client=None):
         """Puts items (client wire format) 25 at a time; retries

@@ -7,7 +7,7 @@ CLI."""
 import json
 from decimal import Decimal
 
-from harness import NodeTestCase
+from harness import NodeTestCase, create_table
 
 T = "legacy"      # pk S
 TR = "legacy_r"   # pk S, sk N
@@ -21,21 +21,8 @@ class LegacyTest(NodeTestCase):
     def setUpClass(cls):
         super().setUpClass()
         c = cls.c
-        c.create_table(TableName=T, BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[{"AttributeName": "pk",
-                                              "AttributeType": "S"}],
-                       KeySchema=[{"AttributeName": "pk",
-                                   "KeyType": "HASH"}])
-        c.create_table(TableName=TR, BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[
-                           {"AttributeName": "pk", "AttributeType": "S"},
-                           {"AttributeName": "sk", "AttributeType": "N"}],
-                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                  {"AttributeName": "sk",
-                                   "KeyType": "RANGE"}])
-        for name in (T, TR):
-            c.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+        create_table(c, T)
+        create_table(c, TR, range_key=("sk", "N"))
         items = [{"pk": {"S": "p"}, "sk": {"N": str(i)},
                   "v": {"N": str(i % 3)}, "name": {"S": "n%02d" % i},
                   "extra": {"S": "e"}} for i in range(20)]

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import botocore.exceptions
 
-from harness import HOST, NodeTestCase
+from harness import HOST, NodeTestCase, create_table
 
 T = "txn_a"     # pk S
 T2 = "txn_b"    # pk S, sk N
@@ -31,21 +31,8 @@ class TransactionsTest(NodeTestCase):
     def setUpClass(cls):
         super().setUpClass()
         c = cls.c
-        c.create_table(TableName=T, BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[{"AttributeName": "pk",
-                                              "AttributeType": "S"}],
-                       KeySchema=[{"AttributeName": "pk",
-                                   "KeyType": "HASH"}])
-        c.create_table(TableName=T2, BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[
-                           {"AttributeName": "pk", "AttributeType": "S"},
-                           {"AttributeName": "sk", "AttributeType": "N"}],
-                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                  {"AttributeName": "sk",
-                                   "KeyType": "RANGE"}])
-        for name in (T, T2):
-            c.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+        create_table(c, T)
+        create_table(c, T2, range_key=("sk", "N"))
 
     # ---------------------------------------------------------- helpers
 
