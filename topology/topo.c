@@ -77,6 +77,7 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <string.h>
 
 /* --------------------------------------------------------------- helpers */
@@ -120,6 +121,31 @@ static int name_eq(const char *a, const char *b)
 static int name_cmp(const char *a, const char *b)
 {
 	return strncmp(a, b, CF_REGION_NAME_MAX);
+}
+
+/*
+ * Inserts elem (elem_size bytes, its region name at name_off) into the
+ * array arr of *n elements sorted by that name, with room for one more.
+ * Returns 0, changing nothing, when the name is already there.
+ */
+static int sorted_insert(void *arr, uint32_t *n, size_t elem_size,
+    size_t name_off, const void *elem)
+{
+	unsigned char *a = arr;
+	const char *name = (const char *)elem + name_off;
+	uint32_t i = *n;
+
+	while (i > 0 && name_cmp((const char *)(a + (i - 1) * elem_size +
+	    name_off), name) > 0)
+		i--;
+	if (i > 0 && name_eq((const char *)(a + (i - 1) * elem_size +
+	    name_off), name))
+		return 0;
+	memmove(a + (i + 1) * elem_size, a + i * elem_size,
+	    (*n - i) * elem_size);
+	memcpy(a + i * elem_size, elem, elem_size);
+	(*n)++;
+	return 1;
 }
 
 static int has_prefix(const char *s, const char *p)
@@ -470,7 +496,6 @@ gt_err topo_members_parse(const char *json, size_t len, topo_members *out)
 		goto out;
 	for (c = v->child; c != NULL; c = c->next) {
 		topo_region r;
-		uint32_t i;
 
 		if (t.n == TOPO_REGIONS_MAX) {
 			err = GT_ELIMIT;
@@ -486,13 +511,9 @@ gt_err topo_members_parse(const char *json, size_t len, topo_members *out)
 		    "Replication"), r.repl_url, 0))
 			goto out;
 		/* Insert sorted; an equal name is a duplicate. */
-		for (i = t.n; i > 0 && name_cmp(t.r[i - 1].name, r.name) > 0;
-		    i--)
-			t.r[i] = t.r[i - 1];
-		if (i > 0 && name_eq(t.r[i - 1].name, r.name))
+		if (!sorted_insert(t.r, &t.n, sizeof(t.r[0]),
+		    offsetof(topo_region, name), &r))
 			goto out;
-		t.r[i] = r;
-		t.n++;
 	}
 	if (!topo_members_check(&t))
 		goto out;
@@ -958,7 +979,6 @@ gt_err topo_rset_parse(const char *json, size_t len, topo_rset *out)
 	for (c = v->child; c != NULL; c = c->next) {
 		topo_replica r;
 		uint64_t pct;
-		uint32_t i;
 
 		if (t.n == TOPO_REGIONS_MAX) {
 			err = GT_ELIMIT;
@@ -974,13 +994,9 @@ gt_err topo_rset_parse(const char *json, size_t len, topo_rset *out)
 		    "Progress"), 100, &pct))
 			goto out;
 		r.progress_pct = (uint8_t)pct;
-		for (i = t.n; i > 0 && name_cmp(t.r[i - 1].region,
-		    r.region) > 0; i--)
-			t.r[i] = t.r[i - 1];
-		if (i > 0 && name_eq(t.r[i - 1].region, r.region))
+		if (!sorted_insert(t.r, &t.n, sizeof(t.r[0]),
+		    offsetof(topo_replica, region), &r))
 			goto out;
-		t.r[i] = r;
-		t.n++;
 	}
 	if (!topo_rset_check(&t))
 		goto out;
