@@ -417,6 +417,23 @@ int rn_index_req_create(rn_call *c, const cJSON *gsi, const cJSON *lsi,
 	return ad_all_used(c, desc);
 }
 
+/* The IndexName of an Update or Delete, which must name a GSI of t. */
+static int gsi_named(rn_call *c, const cJSON *o, const rn_table *t,
+    const char **name)
+{
+	const rn_index *ix;
+
+	if (rn_req_str(c, o, "IndexName", "indexName", 1, name) != 0)
+		return -1;
+	ix = rn_index_find(t, *name);
+	if (ix == NULL || ix->local) {
+		rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested resource not "
+		    "found: Index: %s not found", *name);
+		return -1;
+	}
+	return 0;
+}
+
 int rn_index_req_update(rn_call *c, const cJSON *req, const cJSON *updates,
     const rn_table *t, cJSON *desc)
 {
@@ -502,50 +519,24 @@ int rn_index_req_update(rn_call *c, const cJSON *req, const cJSON *updates,
 		}
 		if (up != NULL) {
 			const char *nm = NULL;
-			const rn_index *ix;
-			if (rn_req_str(c, up, "IndexName", "indexName", 1,
-			    &nm) != 0)
+			if (gsi_named(c, up, t, &nm) != 0)
 				return -1;
-			ix = rn_index_find(t, nm);
-			if (ix == NULL || ix->local) {
-				rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested "
-				    "resource not found: Index: %s not found",
-				    nm);
-				return -1;
-			}
 			continue; /* throughput is not enforced */
 		}
-		if (++changes > 1) {
+		/* One index change at a time, and none while one builds. */
+		if (++changes > 1 || rn_table_backfilling(t)) {
 			rn_call_error(c, 400, RN_E_LIMIT, "Subscriber limit "
 			    "exceeded: Only 1 online index can be created or "
 			    "deleted simultaneously per table");
 			return -1;
 		}
-		for (size_t i = 0; i < t->nindexes; i++) {
-			if (t->indexes[i].backfilling) {
-				rn_call_error(c, 400, RN_E_LIMIT, "Subscriber "
-				    "limit exceeded: Only 1 online index can be "
-				    "created or deleted simultaneously per "
-				    "table");
-				return -1;
-			}
-		}
 		if (dl != NULL) {
 			const char *nm = NULL;
-			const rn_index *ix;
 			cJSON *arr = cJSON_GetObjectItemCaseSensitive(desc,
 			    "GlobalSecondaryIndexes"), *o;
 			int at = 0;
-			if (rn_req_str(c, dl, "IndexName", "indexName", 1,
-			    &nm) != 0)
+			if (gsi_named(c, dl, t, &nm) != 0)
 				return -1;
-			ix = rn_index_find(t, nm);
-			if (ix == NULL || ix->local) {
-				rn_call_error(c, 400, RN_E_NOT_FOUND, "Requested "
-				    "resource not found: Index: %s not found",
-				    nm);
-				return -1;
-			}
 			cJSON_ArrayForEach(o, arr) {
 				const cJSON *n = cJSON_GetObjectItemCaseSensitive(
 				    o, "IndexName");
