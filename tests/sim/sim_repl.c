@@ -70,6 +70,7 @@
 #include "gt.h"
 #include "index.h"
 #include "repl.h"
+#include "simkit.h"
 #include "table.h"
 
 #define SIM_REGIONS_MAX 5
@@ -86,28 +87,7 @@
 
 /* ------------------------------------------------------------ randomness */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi]. */
-static uint64_t rng_range(uint64_t lo, uint64_t hi)
-{
-	return lo + rng_next() % (hi - lo + 1);
-}
-
-/* 1 with probability per_mille / 1000. */
-static int rng_chance(unsigned per_mille)
-{
-	return rng_next() % 1000 < per_mille;
-}
+/* rng_next, rng_range, rng_chance and rng_state: simkit.h */
 
 /* --------------------------------------------------------------- failure */
 
@@ -226,22 +206,13 @@ enum ev_kind {
 	EV_CHECK        /* convergence check during the drain */
 };
 
-typedef struct event {
-	uint64_t at, order;
-	int kind, reg, peer;
-	uint32_t inc;         /* incarnation of reg this event belongs to */
-	uint64_t id;          /* pull id (transport context) or slot id */
-	uint8_t *bytes;       /* owned frame */
-	size_t n;
-} event;
+typedef sim_event event; /* simkit.h */
 
 typedef struct sim {
 	int nreg;
 	region r[SIM_REGIONS_MAX];
 	uint64_t now;
-	uint64_t order;
-	event *heap;
-	size_t heap_n, heap_cap;
+	sim_evq q;
 	hist *h;
 	size_t h_n, h_cap;
 	int64_t next_val;
@@ -272,58 +243,17 @@ static struct {
 	gt_buf kb;                          /* scratch for entry keys */
 } T;
 
-/* ------------------------------------------------------------ event heap */
-
-static int ev_less(const event *a, const event *b)
-{
-	if (a->at != b->at)
-		return a->at < b->at;
-	return a->order < b->order;
-}
+/* ----------------------------------------------------- events (simkit.h) */
 
 static void ev_push(event e)
 {
-	size_t i;
-
-	if (S.heap_n == S.heap_cap) {
-		S.heap_cap = S.heap_cap ? S.heap_cap * 2 : 1024;
-		S.heap = realloc(S.heap, S.heap_cap * sizeof(*S.heap));
-		if (S.heap == NULL)
-			fail("out of memory");
-	}
-	e.order = S.order++;
-	i = S.heap_n++;
-	while (i > 0) {
-		size_t up = (i - 1) / 2;
-
-		if (!ev_less(&e, &S.heap[up]))
-			break;
-		S.heap[i] = S.heap[up];
-		i = up;
-	}
-	S.heap[i] = e;
+	if (sim_evq_push(&S.q, e) != 0)
+		fail("out of memory");
 }
 
 static event ev_pop(void)
 {
-	event top = S.heap[0], last = S.heap[--S.heap_n];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= S.heap_n)
-			break;
-		if (c + 1 < S.heap_n && ev_less(&S.heap[c + 1], &S.heap[c]))
-			c++;
-		if (!ev_less(&S.heap[c], &last))
-			break;
-		S.heap[i] = S.heap[c];
-		i = c;
-	}
-	if (S.heap_n > 0)
-		S.heap[i] = last;
-	return top;
+	return sim_evq_pop(&S.q);
 }
 
 static void ev_at(uint64_t at, int kind, int reg, int peer, uint64_t id)
@@ -1363,12 +1293,7 @@ static int converged(void)
 
 static void sim_free(void)
 {
-	while (S.heap_n > 0) {
-		event e = ev_pop();
-
-		free(e.bytes);
-	}
-	free(S.heap);
+	sim_evq_free(&S.q);
 	for (int i = 0; i < SIM_REGIONS_MAX; i++)
 		free(S.r[i].log);
 	free(S.h);
@@ -1543,7 +1468,7 @@ static void run_seed(uint64_t seed)
 	for (;;) {
 		event e;
 
-		CHECK(S.heap_n > 0, "event queue ran dry");
+		CHECK(S.q.n > 0, "event queue ran dry");
 		e = ev_pop();
 		CHECK(e.at >= S.now, "time went backwards");
 		S.now = e.at;

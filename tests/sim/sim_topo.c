@@ -91,6 +91,7 @@
 #include "conflict.h"
 #include "gt.h"
 #include "repl.h"
+#include "simkit.h"
 #include "topo.h"
 
 #define SIM_REGIONS_MAX 5
@@ -106,26 +107,7 @@
 
 /* ------------------------------------------------------------ randomness */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t rng_range(uint64_t lo, uint64_t hi)
-{
-	return lo + rng_next() % (hi - lo + 1);
-}
-
-static int rng_chance(unsigned per_mille)
-{
-	return rng_next() % 1000 < per_mille;
-}
+/* rng_next, rng_range, rng_chance and rng_state: simkit.h */
 
 /* --------------------------------------------------------------- failure */
 
@@ -257,15 +239,7 @@ enum ev_kind {
 	EV_BF_TIMEOUT   /* a backfill request timed out */
 };
 
-typedef struct event {
-	uint64_t at, order;
-	int kind, reg, peer;
-	uint32_t inc;
-	uint32_t gen;
-	uint64_t id;
-	uint8_t *bytes;
-	size_t n;
-} event;
+typedef sim_event event; /* simkit.h */
 
 /* Backfill and membership messages (the admin API between nodes). */
 enum {
@@ -294,9 +268,8 @@ typedef struct smsg {
 typedef struct sim {
 	int nreg;
 	region r[SIM_REGIONS_MAX];
-	uint64_t now, order;
-	event *heap;
-	size_t heap_n, heap_cap;
+	uint64_t now;
+	sim_evq q;
 	hist *h;
 	size_t h_n, h_cap;
 	int64_t next_val;
@@ -323,58 +296,17 @@ static sim S;
 
 static const char *const TABLES[SIM_TABLES] = {"t0", "t1"};
 
-/* ------------------------------------------------------------ event heap */
-
-static int ev_less(const event *a, const event *b)
-{
-	if (a->at != b->at)
-		return a->at < b->at;
-	return a->order < b->order;
-}
+/* ----------------------------------------------------- events (simkit.h) */
 
 static void ev_push(event e)
 {
-	size_t i;
-
-	if (S.heap_n == S.heap_cap) {
-		S.heap_cap = S.heap_cap ? S.heap_cap * 2 : 1024;
-		S.heap = realloc(S.heap, S.heap_cap * sizeof(*S.heap));
-		if (S.heap == NULL)
-			fail("out of memory");
-	}
-	e.order = S.order++;
-	i = S.heap_n++;
-	while (i > 0) {
-		size_t up = (i - 1) / 2;
-
-		if (!ev_less(&e, &S.heap[up]))
-			break;
-		S.heap[i] = S.heap[up];
-		i = up;
-	}
-	S.heap[i] = e;
+	if (sim_evq_push(&S.q, e) != 0)
+		fail("out of memory");
 }
 
 static event ev_pop(void)
 {
-	event top = S.heap[0], last = S.heap[--S.heap_n];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= S.heap_n)
-			break;
-		if (c + 1 < S.heap_n && ev_less(&S.heap[c + 1], &S.heap[c]))
-			c++;
-		if (!ev_less(&S.heap[c], &last))
-			break;
-		S.heap[i] = S.heap[c];
-		i = c;
-	}
-	if (S.heap_n > 0)
-		S.heap[i] = last;
-	return top;
+	return sim_evq_pop(&S.q);
 }
 
 static void ev_at(uint64_t at, int kind, int reg, int peer, uint64_t id)
@@ -2174,12 +2106,7 @@ static void check_final(void)
 
 static void sim_free(void)
 {
-	while (S.heap_n > 0) {
-		event e = ev_pop();
-
-		free(e.bytes);
-	}
-	free(S.heap);
+	sim_evq_free(&S.q);
 	for (int i = 0; i < SIM_REGIONS_MAX; i++) {
 		for (size_t j = 0; j < S.r[i].log_n; j++)
 			free(S.r[i].log[j].json);
@@ -2324,7 +2251,7 @@ static void run_seed(uint64_t seed)
 	for (;;) {
 		event e;
 
-		CHECK(S.heap_n > 0, "event queue ran dry");
+		CHECK(S.q.n > 0, "event queue ran dry");
 		e = ev_pop();
 		CHECK(e.at >= S.now, "time went backwards");
 		S.now = e.at;
